@@ -1,0 +1,66 @@
+/**
+ * Typed calls for every Parley HTTP endpoint the SPA uses. Replies are
+ * validated against the shared schemas in worker/protocol.ts.
+ */
+import { z } from "zod";
+import { Member, RoomList, RoomSnapshot, RoomSummary, UnreadCounts, User } from "../../worker/protocol.ts";
+import { request, type RequestOptions } from "./http.ts";
+
+const UserReply = z.object({ user: User });
+const RoomReply = z.object({ room: RoomSummary });
+const RoomInfo = RoomSnapshot.shape.room;
+const RenamedReply = z.object({ room: RoomInfo });
+const MemberReply = z.object({ member: Member });
+
+/** `{ id, name, ownerId, createdAt }` as returned for a single room. */
+export type RoomInfo = z.infer<typeof RoomInfo>;
+
+/** Username and password as typed into the sign-in form. */
+export interface CredentialsInput {
+  username: string;
+  password: string;
+}
+
+const enc = encodeURIComponent;
+
+/** The Parley HTTP API. Every method throws `ApiError` on failure. */
+export const api = {
+  /** The signed-in user. A 401 here means "signed out" and does not trigger the redirect handler. */
+  me: (options?: RequestOptions) => request("GET", "/api/me", User, undefined, { allow401: true, ...options }),
+
+  /** Total and per-room unread counts for the badge. */
+  unread: (options?: RequestOptions) => request("GET", "/api/me/unread", UnreadCounts, undefined, options),
+
+  /** Create an account and sign in. */
+  register: async (body: CredentialsInput) =>
+    (await request("POST", "/api/auth/register", UserReply, body, { allow401: true })).user,
+
+  /** Sign in with an existing account. */
+  login: async (body: CredentialsInput) =>
+    (await request("POST", "/api/auth/login", UserReply, body, { allow401: true })).user,
+
+  /** End the session. */
+  logout: () => request("POST", "/api/auth/logout", null, undefined, { allow401: true }),
+
+  /** The rooms the signed-in user belongs to. */
+  rooms: async (options?: RequestOptions) => (await request("GET", "/api/rooms", RoomList, undefined, options)).rooms,
+
+  /** Create a room owned by the signed-in user. */
+  createRoom: async (name: string) => (await request("POST", "/api/rooms", RoomReply, { name })).room,
+
+  /** Everything the room page needs (members, recent messages, files), current at `seq`. */
+  room: (roomId: string, options?: RequestOptions) =>
+    request("GET", `/api/rooms/${enc(roomId)}`, RoomSnapshot, undefined, options),
+
+  /** Rename a room (owner only). */
+  renameRoom: async (roomId: string, name: string) =>
+    (await request("PATCH", `/api/rooms/${enc(roomId)}`, RenamedReply, { name })).room,
+
+  /** Add a user to a room by username (owner only). */
+  addMember: async (roomId: string, username: string) =>
+    (await request("POST", `/api/rooms/${enc(roomId)}/members`, MemberReply, { username })).member,
+
+  /** Remove a member (owner), or leave the room (a member removing themself). */
+  removeMember: (roomId: string, userId: string) =>
+    request("DELETE", `/api/rooms/${enc(roomId)}/members/${enc(userId)}`, null),
+};

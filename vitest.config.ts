@@ -1,0 +1,24 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// Worker tests run inside workerd with the real bindings from wrangler.toml
+// (D1, R2, Durable Objects), and the same migrations `wrangler d1 migrations
+// apply` uses, applied in test/setup.ts. Storage is isolated per test file.
+export default defineConfig(async () => ({
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: { TEST_MIGRATIONS: await readD1Migrations("migrations") },
+        // The tests call the Worker directly; they never need the built SPA.
+        assets: { directory: "./test/fixtures/assets" },
+      },
+    }),
+  ],
+  test: {
+    include: ["test/worker/**/*.test.ts"],
+    setupFiles: ["./test/setup.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
+}));

@@ -1,0 +1,62 @@
+/**
+ * Parley's Worker: the Hono API under /api, the Durable Object classes, and
+ * (through wrangler's [assets]) the built SPA for every other path.
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { secureHeaders } from "hono/secure-headers";
+import { db } from "./db";
+import { codeForStatus, errorResponse } from "./lib/errors";
+import { requireAuth } from "./middleware/auth";
+import { originGuard } from "./middleware/origin";
+import { auth } from "./routes/auth";
+import { health } from "./routes/health";
+import { me } from "./routes/me";
+import { roomsApi } from "./routes/rooms";
+import { timeline } from "./routes/timeline";
+import type { AppEnv } from "./types";
+
+export { Room } from "./room";
+export { UserHub } from "./user-hub";
+
+const app = new Hono<AppEnv>().basePath("/api");
+
+app.use(
+  secureHeaders({
+    contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+    referrerPolicy: "no-referrer",
+    crossOriginResourcePolicy: "same-origin",
+  }),
+);
+app.use(async function noStore(c, next) {
+  await next();
+  c.header("Cache-Control", "no-store");
+});
+app.use(originGuard());
+app.use(async function database(c, next) {
+  c.set("db", db(c.env.DB));
+  return next();
+});
+app.use("/me/*", requireAuth());
+app.use("/rooms/*", requireAuth());
+
+app
+  .route("/health", health)
+  .route("/auth", auth)
+  .route("/me", me)
+  .route("/rooms", roomsApi)
+  .route("/rooms", timeline);
+
+app.notFound((c) => errorResponse(404, "not_found", `No API route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+
+app.onError((err, c) => {
+  if (err instanceof HTTPException) {
+    const res = err.getResponse();
+    if (res.headers.get("Content-Type")?.startsWith("application/json")) return res;
+    return errorResponse(err.status, codeForStatus(err.status), err.message || "Request failed");
+  }
+  console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed:`, err);
+  return errorResponse(500, "internal", "Something went wrong on our side. Please try again.");
+});
+
+export default app;

@@ -1,0 +1,400 @@
+/**
+ * Room — one Durable Object per room. It owns the room's timeline (a
+ * sequenced event log in its SQLite, see room/store.ts) and its viewers'
+ * hibernatable WebSockets. The Worker calls it with native RPC; only the
+ * socket upgrade goes through `fetch`.
+ *
+ * Hibernation-safe: nothing that matters lives in memory. A socket's identity
+ * is in its attachment and tags; typing, rate limits and cursors are in
+ * SQLite; timers are alarms.
+ */
+import { DurableObject } from "cloudflare:workers";
+import {
+  type ClientFrame,
+  ClientFrame as ClientFrameSchema,
+  CLOSE,
+  HEARTBEAT,
+  LIMITS,
+  MAX_SOCKETS_PER_USER,
+  PING_FRAME,
+  PONG_FRAME,
+  type Role,
+  type RoomEvent,
+  type ServerFrame,
+  type SocketErrorCode,
+  TYPING_TTL_MS,
+} from "./protocol";
+import { type Actor, type Failure, RoomStore, type StoredMember } from "./room/store";
+import { newId } from "./lib/encoding";
+
+/** What a socket remembers across hibernation (ids only, well under 2 KB). */
+interface Attachment {
+  userId: string;
+  username: string;
+  connectionId: string;
+  connectedAt: number;
+}
+
+/** Internal headers the Worker sets on the upgrade it forwards (never taken from a client). */
+export const UPGRADE_HEADERS = {
+  roomId: "X-Parley-Room",
+  userId: "X-Parley-User-Id",
+  username: "X-Parley-Username",
+  session: "X-Parley-Session",
+} as const;
+
+const userTag = (userId: string) => `u:${userId}`;
+const sessionTag = (sessionHash: string) => `s:${sessionHash}`;
+const ALARM_EVERY_MS = 15_000;
+
+export type SendOutcome = { ok: true; message: import("./protocol").Message; seq: number; duplicate: boolean } | Failure;
+
+export class Room extends DurableObject<Env> {
+  private readonly store: RoomStore;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new RoomStore(ctx.storage);
+    // Pings are answered by the runtime without waking the object; the
+    // answer's timestamp tells the alarm which sockets went silent.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+  }
+
+  // ================================================================ RPC
+
+  /**
+   * Reload the member list from D1 (the source of truth) and close the
+   * sockets of anyone no longer a member (1008). Idempotent: the Worker calls
+   * it after every membership change, and a failed call is repaired by the next.
+   */
+  async syncMembers(roomId: string): Promise<StoredMember[]> {
+    const { results } = await this.env.DB.prepare(
+      `SELECT m.user_id AS userId, u.username AS username, m.role AS role
+       FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.room_id = ?`,
+    )
+      .bind(roomId)
+      .all<{ userId: string; username: string; role: Role }>();
+    this.store.roomId = roomId;
+    const removed = this.store.replaceMembers(results);
+    for (const userId of removed) {
+      for (const ws of this.ctx.getWebSockets(userTag(userId))) safeClose(ws, CLOSE.policy, "removed from room");
+    }
+    if (removed.length) this.broadcastPresence();
+    return this.store.members();
+  }
+
+  /** The members this room knows, with their read cursors. */
+  members(): StoredMember[] {
+    return this.store.members();
+  }
+
+  /** Latest messages and the head they are current at (fetch-then-subscribe loses nothing). */
+  snapshot(limit = 50): { messages: import("./protocol").Message[]; hasMore: boolean; seq: number } {
+    const seq = this.store.head();
+    return { ...this.store.history(undefined, limit), seq };
+  }
+
+  history(before: number | undefined, limit: number) {
+    return this.store.history(before, limit);
+  }
+
+  eventsAfter(after: number) {
+    return this.store.eventsAfter(after);
+  }
+
+  /** Send a message (the HTTP path; the socket path shares everything below). */
+  sendMessage(actor: Actor, clientId: string, text: string): SendOutcome {
+    return this.doSend(actor, clientId, text);
+  }
+
+  editMessage(actor: Actor, messageId: string, text: string) {
+    const res = this.store.editMessage(actor, messageId, text, Date.now());
+    if (res.ok && res.event) this.broadcast(res.event);
+    return res;
+  }
+
+  deleteMessage(actor: Actor, messageId: string) {
+    const res = this.store.deleteMessage(actor, messageId, Date.now());
+    if (res.ok && res.event) this.broadcast(res.event);
+    return res;
+  }
+
+  /** Close every socket of one session (sign out). */
+  closeSession(sessionHash: string): number {
+    const sockets = this.ctx.getWebSockets(sessionTag(sessionHash));
+    for (const ws of sockets) safeClose(ws, CLOSE.policy, "signed out");
+    return sockets.length;
+  }
+
+  /** Who has the room open (distinct users with an open socket). */
+  presence(): { userId: string; username: string }[] {
+    const seen = new Map<string, string>();
+    for (const ws of this.openSockets()) {
+      const a = attachment(ws);
+      if (a) seen.set(a.userId, a.username);
+    }
+    return [...seen].map(([userId, username]) => ({ userId, username }));
+  }
+
+  // ================================================================ sockets
+
+  /** The WebSocket upgrade, forwarded by the Worker after auth, Origin and membership checks. */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+      return new Response("Expected a WebSocket upgrade", { status: 426 });
+    }
+    const roomId = request.headers.get(UPGRADE_HEADERS.roomId);
+    const userId = request.headers.get(UPGRADE_HEADERS.userId);
+    const username = request.headers.get(UPGRADE_HEADERS.username);
+    const session = request.headers.get(UPGRADE_HEADERS.session);
+    if (!roomId || !userId || !username || !session) return new Response("Missing identity", { status: 400 });
+    if (!this.store.member(userId)) await this.syncMembers(roomId);
+    if (!this.store.member(userId)) return new Response("Not a member", { status: 403 });
+
+    const { 0: client, 1: server } = new WebSocketPair();
+    const crowded = this.ctx.getWebSockets(userTag(userId)).length >= MAX_SOCKETS_PER_USER;
+    this.ctx.acceptWebSocket(server, [userTag(userId), sessionTag(session)]);
+    if (crowded) {
+      safeClose(server, CLOSE.tooManyConnections, `too many connections (at most ${MAX_SOCKETS_PER_USER} per user per room)`);
+      return new Response(null, { status: 101, webSocket: client });
+    }
+    const att: Attachment = { userId, username, connectionId: newId(), connectedAt: Date.now() };
+    server.serializeAttachment(att);
+
+    const afterParam = new URL(request.url).searchParams.get("after");
+    const head = this.store.head();
+    send(server, { type: "hello", seq: head, userId, connectionId: att.connectionId });
+    if (afterParam !== null) {
+      const after = /^\d{1,15}$/.test(afterParam) ? Number(afterParam) : -1;
+      const replay = this.store.eventsAfter(after);
+      if (replay.ok) for (const event of replay.events) send(server, event);
+      else send(server, { type: "resync_required", seq: head });
+    }
+    send(server, { type: "live", seq: head });
+    this.broadcastPresence();
+    for (const t of this.store.typing(Date.now())) send(server, { type: "typing", userId: t.id, username: t.username, typing: true });
+    await this.ensureAlarm();
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+    try {
+      const att = attachment(ws);
+      if (!att) return safeClose(ws, CLOSE.policy, "unknown connection");
+      const size = typeof raw === "string" ? utf8Length(raw) : raw.byteLength;
+      if (size > LIMITS.frameMaxBytes) {
+        return sendError(ws, "frame_too_large", `Frames must be at most ${LIMITS.frameMaxBytes / 1024} KiB`);
+      }
+      if (typeof raw !== "string") return sendError(ws, "invalid_frame", "Binary frames are not supported");
+      const frame = parseFrame(raw);
+      if (!frame.ok) return sendError(ws, "invalid_frame", frame.message, frame.clientId);
+      if (!this.store.member(att.userId)) return safeClose(ws, CLOSE.policy, "removed from room");
+      await this.handle(ws, { id: att.userId, username: att.username }, frame.value);
+    } catch (err) {
+      console.error(`room ${this.store.roomId ?? "?"}: webSocketMessage failed`, err);
+      sendError(ws, "internal", "Something went wrong; try again");
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    try {
+      safeClose(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
+      this.socketGone(ws);
+    } catch (err) {
+      console.error(`room ${this.store.roomId ?? "?"}: webSocketClose failed`, err);
+    }
+  }
+
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    console.error(`room ${this.store.roomId ?? "?"}: socket error`, error);
+    try {
+      this.socketGone(ws);
+    } catch (err) {
+      console.error(`room ${this.store.roomId ?? "?"}: webSocketError cleanup failed`, err);
+    }
+  }
+
+  /**
+   * Every ALARM_EVERY_MS while sockets are open: drop half-open sockets (no
+   * ping within HEARTBEAT.idleMs) and expire typing indicators. Idempotent:
+   * it only compares stored times with now, so a repeated run changes nothing.
+   */
+  override async alarm(): Promise<void> {
+    try {
+      const now = Date.now();
+      for (const ws of this.openSockets()) {
+        const att = attachment(ws);
+        const lastPing = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+        const lastSeen = Math.max(lastPing, att?.connectedAt ?? 0);
+        if (now - lastSeen > HEARTBEAT.idleMs) {
+          safeClose(ws, CLOSE.idle, "no heartbeat");
+          this.socketGone(ws);
+        }
+      }
+      for (const gone of this.store.expireTyping(now)) {
+        this.broadcastEphemeral({ type: "typing", userId: gone.id, username: gone.username, typing: false });
+      }
+      await this.ensureAlarm(true);
+    } catch (err) {
+      console.error(`room ${this.store.roomId ?? "?"}: alarm failed`, err);
+    }
+  }
+
+  // ================================================================ internals
+
+  private async handle(ws: WebSocket, actor: Actor, frame: ClientFrame): Promise<void> {
+    switch (frame.type) {
+      case "send": {
+        const res = this.doSend(actor, frame.clientId, frame.text);
+        if (!res.ok) return sendError(ws, res.code === "rate_limited" ? "rate_limited" : "internal", res.message, frame.clientId, res.retryAfter);
+        send(ws, { type: "ack", clientId: frame.clientId, messageId: res.message.id, seq: res.seq, duplicate: res.duplicate });
+        return;
+      }
+      case "edit":
+      case "delete": {
+        const res = frame.type === "edit" ? this.editMessage(actor, frame.messageId, frame.text) : this.deleteMessage(actor, frame.messageId);
+        if (!res.ok) {
+          const code: SocketErrorCode = res.code === "forbidden" ? "forbidden" : res.code === "not_found" ? "not_found" : "internal";
+          return sendError(ws, code, res.message, undefined, undefined, frame.ref);
+        }
+        if (frame.ref) send(ws, { type: "done", ref: frame.ref, seq: res.event?.seq ?? this.store.head() });
+        return;
+      }
+      case "typing": {
+        if (frame.typing) {
+          if (this.store.setTyping(actor, Date.now() + TYPING_TTL_MS)) {
+            this.broadcastEphemeral({ type: "typing", userId: actor.id, username: actor.username, typing: true }, ws);
+          }
+          await this.ensureAlarm();
+        } else if (this.store.clearTyping(actor.id)) {
+          this.broadcastEphemeral({ type: "typing", userId: actor.id, username: actor.username, typing: false }, ws);
+        }
+        return;
+      }
+    }
+  }
+
+  /** Rate-limit, store (or find the original), then broadcast what is new. */
+  private doSend(actor: Actor, clientId: string, text: string): SendOutcome {
+    const now = Date.now();
+    const member = this.store.member(actor.id);
+    if (!member) return { ok: false, code: "forbidden", message: "You are not a member of this room" };
+    // A retry of a stored send is answered with the original, without spending a token.
+    const original = this.store.messageByClientId(actor.id, clientId);
+    if (original) return { ok: true, message: original, seq: original.seq, duplicate: true };
+    const wait = this.store.takeToken(actor.id, now);
+    if (wait > 0) return { ok: false, code: "rate_limited", message: `Slow down: try again in ${wait} s`, retryAfter: wait };
+    const { message, event } = this.store.sendMessage({ id: actor.id, username: member.username || actor.username }, clientId, text, now);
+    if (event) {
+      if (this.store.clearTyping(actor.id)) {
+        this.broadcastEphemeral({ type: "typing", userId: actor.id, username: actor.username, typing: false });
+      }
+      this.broadcast(event);
+    }
+    return { ok: true, message, seq: message.seq, duplicate: event === null };
+  }
+
+  private openSockets(): WebSocket[] {
+    return this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN);
+  }
+
+  /** Send a stored event to every open socket (after it is stored: the caller wrote it first). */
+  private broadcast(event: RoomEvent): void {
+    const data = JSON.stringify(event);
+    for (const ws of this.openSockets()) trySend(ws, data);
+  }
+
+  private broadcastEphemeral(frame: ServerFrame, except?: WebSocket): void {
+    const data = JSON.stringify(frame);
+    for (const ws of this.openSockets()) if (ws !== except) trySend(ws, data);
+  }
+
+  private broadcastPresence(): void {
+    this.broadcastEphemeral({ type: "presence", users: this.presence() });
+  }
+
+  /** A socket closed: clear its user's typing if it was their last, and tell the others. */
+  private socketGone(ws: WebSocket): void {
+    const att = attachment(ws);
+    if (!att) return;
+    const stillHere = this.openSockets().some((s) => s !== ws && attachment(s)?.userId === att.userId);
+    if (!stillHere && this.store.clearTyping(att.userId)) {
+      this.broadcastEphemeral({ type: "typing", userId: att.userId, username: att.username, typing: false }, ws);
+    }
+    const data = JSON.stringify({
+      type: "presence",
+      users: this.presence().filter((u) => u.userId !== att.userId || stillHere),
+    } satisfies ServerFrame);
+    for (const s of this.openSockets()) if (s !== ws) trySend(s, data);
+  }
+
+  /** Keep an alarm scheduled while sockets are open or someone is typing. */
+  private async ensureAlarm(reschedule = false): Promise<void> {
+    const typing = this.store.nextTypingExpiry();
+    const sockets = this.openSockets().length > 0;
+    if (!sockets && typing === undefined) return;
+    const want = Math.min(Date.now() + ALARM_EVERY_MS, typing ?? Infinity);
+    const current = reschedule ? null : await this.ctx.storage.getAlarm();
+    if (current === null || current > want) await this.ctx.storage.setAlarm(want);
+  }
+}
+
+// ================================================================== helpers
+
+function attachment(ws: WebSocket): Attachment | undefined {
+  return (ws.deserializeAttachment() as Attachment | null) ?? undefined;
+}
+
+function send(ws: WebSocket, frame: ServerFrame): void {
+  trySend(ws, JSON.stringify(frame));
+}
+
+function trySend(ws: WebSocket, data: string): void {
+  try {
+    ws.send(data);
+  } catch {
+    // The socket closed under us; its close handler cleans up.
+  }
+}
+
+function sendError(ws: WebSocket, code: SocketErrorCode, message: string, clientId?: string, retryAfter?: number, ref?: string): void {
+  send(ws, {
+    type: "error",
+    code,
+    message,
+    ...(clientId ? { clientId } : {}),
+    ...(ref ? { ref } : {}),
+    ...(retryAfter ? { retryAfter } : {}),
+  });
+}
+
+function safeClose(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason.slice(0, 120));
+  } catch {
+    // Already closed.
+  }
+}
+
+function utf8Length(s: string): number {
+  // Cheap upper bound first: UTF-8 never takes more than 3 bytes per UTF-16 unit.
+  if (s.length * 3 <= LIMITS.frameMaxBytes) return s.length;
+  return new TextEncoder().encode(s).byteLength;
+}
+
+/** Parse and validate a client frame; never throws. */
+function parseFrame(raw: string): { ok: true; value: ClientFrame } | { ok: false; message: string; clientId?: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return { ok: false, message: "Frames must be JSON" };
+  }
+  const parsed = ClientFrameSchema.safeParse(json);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const clientId =
+    typeof json === "object" && json !== null && "clientId" in json && typeof json.clientId === "string" ? json.clientId.slice(0, 64) : undefined;
+  const issue = parsed.error.issues[0];
+  const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
+  return { ok: false, message: `${where}${issue?.message ?? "Invalid frame"}`, ...(clientId ? { clientId } : {}) };
+}

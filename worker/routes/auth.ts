@@ -1,0 +1,76 @@
+/** `/api/auth/*`: register, sign in, sign out. */
+import { eq } from "drizzle-orm";
+import { Hono } from "hono";
+import { memberships, users } from "../db/schema";
+import { newId } from "../lib/encoding";
+import { apiError } from "../lib/errors";
+import {
+  accountKey,
+  addressKey,
+  clearLoginFailures,
+  loginBlockedFor,
+  recordLoginFailure,
+} from "../lib/login-throttle";
+import { dummyPasswordHash, hashPassword, verifyPassword } from "../lib/password";
+import { clearSessionCookie, createSession, deleteSession, lookupSession, readSessionToken, setSessionCookie } from "../lib/session";
+import { jsonBody } from "../middleware/validate";
+import { Credentials, LoginBody } from "../protocol";
+import type { AppEnv } from "../types";
+
+const usernameKey = (username: string) => username.toLowerCase();
+
+export const auth = new Hono<AppEnv>()
+  .post("/register", ...jsonBody(Credentials), async (c) => {
+    const { username, password } = c.req.valid("json");
+    const db = c.var.db;
+    const key = usernameKey(username);
+    const taken = await db.select({ id: users.id }).from(users).where(eq(users.usernameKey, key)).get();
+    if (taken) throw apiError(409, "username_taken", "That username is taken");
+    const user = { id: newId(), username };
+    try {
+      await db.insert(users).values({ ...user, usernameKey: key, passwordHash: await hashPassword(password), createdAt: Date.now() });
+    } catch (err) {
+      // Lost a race with another registration of the same name: the unique index decides.
+      if (String(err).includes("UNIQUE")) throw apiError(409, "username_taken", "That username is taken");
+      throw err;
+    }
+    const session = await createSession(db, user.id);
+    setSessionCookie(c, session.token, session.expiresAt);
+    return c.json({ user }, 201);
+  })
+  .post("/login", ...jsonBody(LoginBody), async (c) => {
+    const { username, password } = c.req.valid("json");
+    const db = c.var.db;
+    const key = usernameKey(username);
+    const address = c.req.header("CF-Connecting-IP") ?? "local";
+    const keys = [accountKey(key), addressKey(address)] as const;
+    const wait = await loginBlockedFor(db, keys);
+    if (wait > 0) {
+      throw apiError(429, "rate_limited", `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} min.`, {
+        "Retry-After": String(wait),
+      });
+    }
+    const row = await db.select().from(users).where(eq(users.usernameKey, key)).get();
+    // Spend the same PBKDF2 time whether or not the account exists.
+    const ok = await verifyPassword(password, row?.passwordHash ?? (await dummyPasswordHash()));
+    if (!row || !ok) {
+      await recordLoginFailure(db, keys);
+      throw apiError(401, "invalid_credentials", "Wrong username or password");
+    }
+    await clearLoginFailures(db, accountKey(key));
+    const session = await createSession(db, row.id);
+    setSessionCookie(c, session.token, session.expiresAt);
+    return c.json({ user: { id: row.id, username: row.username } });
+  })
+  .post("/logout", async (c) => {
+    const token = readSessionToken(c);
+    const session = token ? await lookupSession(c.var.db, token) : null;
+    if (session) {
+      await deleteSession(c.var.db, session.sessionHash);
+      // Close every socket this session opened, in every room of the user.
+      const rooms = await c.var.db.select({ id: memberships.roomId }).from(memberships).where(eq(memberships.userId, session.user.id));
+      await Promise.all(rooms.map((r) => c.env.ROOM.getByName(r.id).closeSession(session.sessionHash)));
+    }
+    clearSessionCookie(c);
+    return c.body(null, 204);
+  });
