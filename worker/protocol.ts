@@ -139,6 +139,29 @@ export type RoomList = z.infer<typeof RoomList>;
 export const UnreadCounts = z.object({ total: z.number().int().min(0), rooms: z.record(z.string(), z.number().int().min(0)) });
 export type UnreadCounts = z.infer<typeof UnreadCounts>;
 
+/** What changed a count (the original app's `trigger` values, plus Parley's). */
+export const CountTrigger = z.enum(["new_message", "message_read", "file_upload", "message_deleted", "file_deleted", "membership", "connect"]);
+export type CountTrigger = z.infer<typeof CountTrigger>;
+
+/**
+ * The badge frame on `/api/me/ws`: the new numbers themselves, never a "go
+ * re-fetch". `rooms` holds only the rooms whose count changed, except when
+ * `full` is true (sent on connect): then it is every room with unread items
+ * and any room not listed is 0.
+ */
+export const NotificationCountUpdate = z.object({
+  type: z.literal("notification_count_update"),
+  total: z.number().int().min(0),
+  rooms: z.record(z.string(), z.number().int().min(0)),
+  trigger: CountTrigger,
+  full: z.boolean().optional(),
+});
+export type NotificationCountUpdate = z.infer<typeof NotificationCountUpdate>;
+
+/** Frames on the badge socket `/api/me/ws` (it accepts only pings from clients). */
+export const HubFrame = z.discriminatedUnion("type", [NotificationCountUpdate, z.object({ type: z.literal("pong") })]);
+export type HubFrame = z.infer<typeof HubFrame>;
+
 // ---------------------------------------------------------------- messages
 
 /** A client-made id (UUID) that makes a write idempotent. */
@@ -183,7 +206,13 @@ export const HistoryQuery = z.object({
   before: z.coerce.number().int().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
 });
+export const ReadBody = z.object({ seq: z.number().int().min(0) });
+export const MarkUnreadBody = z.object({ seq: z.number().int().min(1) });
 export const EventsQuery = z.object({ after: z.coerce.number().int().min(0) });
+
+/** A receipt: `userId` has read everything up to `upTo`. */
+export const Receipt = z.object({ userId: z.string(), username: z.string(), upTo: z.number().int().min(0) });
+export type Receipt = z.infer<typeof Receipt>;
 
 /** `GET /api/rooms/:id`: everything a room page needs, current at `seq`. */
 export const RoomSnapshot = z.object({
@@ -194,6 +223,11 @@ export const RoomSnapshot = z.object({
   messages: z.array(Message),
   hasMore: z.boolean(),
   files: z.array(z.unknown()),
+  /** Every member's read cursor ("Seen by …"). */
+  receipts: z.array(Receipt),
+  /** Your own cursor and unread count in this room. */
+  readSeq: z.number().int(),
+  unread: z.number().int(),
   /** The head of the room's log this snapshot is current at: subscribe with `after=seq`. */
   seq: z.number(),
 });
@@ -201,9 +235,6 @@ export type RoomSnapshot = z.infer<typeof RoomSnapshot>;
 
 // ------------------------------------------------------------ room events
 
-/** A receipt: `userId` has read everything up to `upTo`. */
-export const Receipt = z.object({ userId: z.string(), username: z.string(), upTo: z.number().int().min(0) });
-export type Receipt = z.infer<typeof Receipt>;
 
 /** Events in a room's log. Each has the room's next `seq` and a server timestamp. */
 export const RoomEvent = z.discriminatedUnion("type", [
@@ -235,6 +266,10 @@ export const ClientFrame = z.discriminatedUnion("type", [
   z.object({ type: z.literal("edit"), ref: z.string().max(64).optional(), messageId: z.string().max(64), text: MessageText }),
   z.object({ type: z.literal("delete"), ref: z.string().max(64).optional(), messageId: z.string().max(64) }),
   z.object({ type: z.literal("typing"), typing: z.boolean() }),
+  /** Mark read up to `seq` (forward only). */
+  z.object({ type: z.literal("read"), seq: z.number().int().min(0) }),
+  /** Mark unread from `seq` on: the cursor moves back to `seq - 1`. */
+  z.object({ type: z.literal("mark_unread"), seq: z.number().int().min(1) }),
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 

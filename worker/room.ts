@@ -23,9 +23,15 @@ import {
   type ServerFrame,
   type SocketErrorCode,
   TYPING_TTL_MS,
+  type CountTrigger,
+  type Message,
+  type Receipt,
 } from "./protocol";
+import { hubShardName, hubShards } from "./lib/hub";
+import type { CountUpdate } from "./room/read-state";
 import { type Actor, type Failure, RoomStore, type StoredMember } from "./room/store";
 import { newId } from "./lib/encoding";
+import { safeClose, trySend } from "./lib/ws";
 
 /** What a socket remembers across hibernation (ids only, well under 2 KB). */
 interface Attachment {
@@ -47,10 +53,17 @@ const userTag = (userId: string) => `u:${userId}`;
 const sessionTag = (sessionHash: string) => `s:${sessionHash}`;
 const ALARM_EVERY_MS = 15_000;
 
-export type SendOutcome = { ok: true; message: import("./protocol").Message; seq: number; duplicate: boolean } | Failure;
+export type SendOutcome = { ok: true; message: Message; seq: number; duplicate: boolean } | Failure;
+
+/** How soon the alarm retries count pushes that failed. */
+const COUNT_RETRY_MS = 1000;
 
 export class Room extends DurableObject<Env> {
   private readonly store: RoomStore;
+  /** In-memory only to coalesce pushes; the outbox itself is durable. */
+  private flushing: Promise<void> | undefined;
+  private flushAgain = false;
+  private lastTrigger: CountTrigger = "new_message";
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -80,6 +93,7 @@ export class Room extends DurableObject<Env> {
       for (const ws of this.ctx.getWebSockets(userTag(userId))) safeClose(ws, CLOSE.policy, "removed from room");
     }
     if (removed.length) this.broadcastPresence();
+    await this.flushCounts("membership");
     return this.store.members();
   }
 
@@ -88,10 +102,24 @@ export class Room extends DurableObject<Env> {
     return this.store.members();
   }
 
-  /** Latest messages and the head they are current at (fetch-then-subscribe loses nothing). */
-  snapshot(limit = 50): { messages: import("./protocol").Message[]; hasMore: boolean; seq: number } {
+  /**
+   * Latest messages, everyone's read cursors and the caller's own, and the
+   * head they are all current at (fetch-then-subscribe loses nothing).
+   */
+  snapshot(
+    userId: string,
+    limit = 50,
+  ): { messages: Message[]; hasMore: boolean; seq: number; receipts: Receipt[]; readSeq: number; unread: number } {
     const seq = this.store.head();
-    return { ...this.store.history(undefined, limit), seq };
+    const members = this.store.members();
+    const me = members.find((m) => m.userId === userId);
+    return {
+      ...this.store.history(undefined, limit),
+      seq,
+      receipts: members.map((m) => ({ userId: m.userId, username: m.username, upTo: m.readSeq })),
+      readSeq: me?.readSeq ?? seq,
+      unread: me?.unread ?? 0,
+    };
   }
 
   history(before: number | undefined, limit: number) {
@@ -103,8 +131,10 @@ export class Room extends DurableObject<Env> {
   }
 
   /** Send a message (the HTTP path; the socket path shares everything below). */
-  sendMessage(actor: Actor, clientId: string, text: string): SendOutcome {
-    return this.doSend(actor, clientId, text);
+  async sendMessage(actor: Actor, clientId: string, text: string): Promise<SendOutcome> {
+    const res = this.doSend(actor, clientId, text);
+    if (res.ok && !res.duplicate) await this.flushCounts("new_message");
+    return res;
   }
 
   editMessage(actor: Actor, messageId: string, text: string) {
@@ -113,10 +143,28 @@ export class Room extends DurableObject<Env> {
     return res;
   }
 
-  deleteMessage(actor: Actor, messageId: string) {
+  async deleteMessage(actor: Actor, messageId: string) {
     const res = this.store.deleteMessage(actor, messageId, Date.now());
-    if (res.ok && res.event) this.broadcast(res.event);
+    if (res.ok && res.event) {
+      this.broadcast(res.event);
+      await this.flushCounts("message_deleted");
+    }
     return res;
+  }
+
+  /**
+   * Move the caller's read cursor to `seq` (forward only), or back to before
+   * `seq` with `back` ("mark unread from here"). Broadcasts the receipt and
+   * pushes the new count to the caller's badge. A no-op creates no event.
+   */
+  async markRead(actor: Actor, seq: number, back = false): Promise<{ readSeq: number; unread: number; changed: boolean }> {
+    if (!this.store.member(actor.id)) return { readSeq: 0, unread: 0, changed: false };
+    const { event, unread } = this.store.markRead(actor, back ? seq - 1 : seq, back, Date.now());
+    if (event) {
+      this.broadcast(event);
+      await this.flushCounts("message_read");
+    }
+    return { readSeq: this.store.member(actor.id)?.readSeq ?? 0, unread, changed: event !== null };
   }
 
   /** Close every socket of one session (sign out). */
@@ -234,6 +282,8 @@ export class Room extends DurableObject<Env> {
       for (const gone of this.store.expireTyping(now)) {
         this.broadcastEphemeral({ type: "typing", userId: gone.id, username: gone.username, typing: false });
       }
+      // Retry count pushes that did not reach their hubs.
+      await this.flushCounts(this.lastTrigger);
       await this.ensureAlarm(true);
     } catch (err) {
       console.error(`room ${this.store.roomId ?? "?"}: alarm failed`, err);
@@ -248,11 +298,17 @@ export class Room extends DurableObject<Env> {
         const res = this.doSend(actor, frame.clientId, frame.text);
         if (!res.ok) return sendError(ws, res.code === "rate_limited" ? "rate_limited" : "internal", res.message, frame.clientId, res.retryAfter);
         send(ws, { type: "ack", clientId: frame.clientId, messageId: res.message.id, seq: res.seq, duplicate: res.duplicate });
+        if (!res.duplicate) await this.flushCounts("new_message");
+        return;
+      }
+      case "read":
+      case "mark_unread": {
+        await this.markRead(actor, frame.seq, frame.type === "mark_unread");
         return;
       }
       case "edit":
       case "delete": {
-        const res = frame.type === "edit" ? this.editMessage(actor, frame.messageId, frame.text) : this.deleteMessage(actor, frame.messageId);
+        const res = frame.type === "edit" ? this.editMessage(actor, frame.messageId, frame.text) : await this.deleteMessage(actor, frame.messageId);
         if (!res.ok) {
           const code: SocketErrorCode = res.code === "forbidden" ? "forbidden" : res.code === "not_found" ? "not_found" : "internal";
           return sendError(ws, code, res.message, undefined, undefined, frame.ref);
@@ -294,6 +350,56 @@ export class Room extends DurableObject<Env> {
     return { ok: true, message, seq: message.seq, duplicate: event === null };
   }
 
+  /**
+   * Push queued count changes to the UserHub shards: ONE call per shard that
+   * holds an affected member, carrying all of that shard's updates (never one
+   * call per member). Delivered updates leave the durable outbox; failed ones
+   * stay and the alarm retries them. Concurrent calls coalesce: while a push
+   * is in flight, later changes wait and go out together in the next one.
+   */
+  private async flushCounts(trigger: CountTrigger): Promise<void> {
+    this.lastTrigger = trigger;
+    if (this.flushing) {
+      this.flushAgain = true;
+      return this.flushing;
+    }
+    const run = async () => {
+      do {
+        this.flushAgain = false;
+        const roomId = this.store.roomId;
+        const pending = this.store.reads.pending();
+        if (!roomId || !pending.length) break;
+        const shards = hubShards(this.env);
+        const byShard = new Map<string, CountUpdate[]>();
+        for (const u of pending) {
+          const name = hubShardName(u.userId, shards);
+          const list = byShard.get(name);
+          if (list) list.push(u);
+          else byShard.set(name, [u]);
+        }
+        const results = await Promise.allSettled(
+          [...byShard].map(async ([name, updates]) => {
+            await this.env.USER_HUB.getByName(name).applyCounts(roomId, updates, this.lastTrigger);
+            return updates;
+          }),
+        );
+        const delivered = results.flatMap((r) => (r.status === "fulfilled" ? r.value : []));
+        this.store.reads.delivered(delivered);
+        if (delivered.length < pending.length) {
+          for (const r of results) if (r.status === "rejected") console.error(`room ${roomId}: count push failed`, r.reason);
+          await this.ctx.storage.setAlarm(Date.now() + COUNT_RETRY_MS);
+          break;
+        }
+      } while (this.flushAgain);
+    };
+    // `.finally` runs after the assignment below, even when `run` finishes synchronously.
+    const flight = run().finally(() => {
+      if (this.flushing === flight) this.flushing = undefined;
+    });
+    this.flushing = flight;
+    return flight;
+  }
+
   private openSockets(): WebSocket[] {
     return this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN);
   }
@@ -332,8 +438,9 @@ export class Room extends DurableObject<Env> {
   private async ensureAlarm(reschedule = false): Promise<void> {
     const typing = this.store.nextTypingExpiry();
     const sockets = this.openSockets().length > 0;
-    if (!sockets && typing === undefined) return;
-    const want = Math.min(Date.now() + ALARM_EVERY_MS, typing ?? Infinity);
+    const countsPending = this.store.reads.pending().length > 0;
+    if (!sockets && typing === undefined && !countsPending) return;
+    const want = Math.min(Date.now() + (countsPending ? COUNT_RETRY_MS : ALARM_EVERY_MS), typing ?? Infinity);
     const current = reschedule ? null : await this.ctx.storage.getAlarm();
     if (current === null || current > want) await this.ctx.storage.setAlarm(want);
   }
@@ -349,14 +456,6 @@ function send(ws: WebSocket, frame: ServerFrame): void {
   trySend(ws, JSON.stringify(frame));
 }
 
-function trySend(ws: WebSocket, data: string): void {
-  try {
-    ws.send(data);
-  } catch {
-    // The socket closed under us; its close handler cleans up.
-  }
-}
-
 function sendError(ws: WebSocket, code: SocketErrorCode, message: string, clientId?: string, retryAfter?: number, ref?: string): void {
   send(ws, {
     type: "error",
@@ -366,14 +465,6 @@ function sendError(ws: WebSocket, code: SocketErrorCode, message: string, client
     ...(ref ? { ref } : {}),
     ...(retryAfter ? { retryAfter } : {}),
   });
-}
-
-function safeClose(ws: WebSocket, code: number, reason: string): void {
-  try {
-    ws.close(code, reason.slice(0, 120));
-  } catch {
-    // Already closed.
-  }
 }
 
 function utf8Length(s: string): number {

@@ -7,6 +7,7 @@
  * so `seq` is contiguous and an event exists before anyone can hear of it.
  */
 import { newId } from "../lib/encoding";
+import { ReadState } from "./read-state";
 import { type Message, RATE_LIMIT, REPLAY_WINDOW, type RoomEvent, type Role } from "../protocol";
 
 /** Distributive Omit, so each member of the union keeps its own fields. */
@@ -23,7 +24,11 @@ export interface StoredMember {
   username: string;
   role: Role;
   readSeq: number;
+  unread: number;
 }
+
+type MemberRow = { user_id: string; username: string; role: Role; read_seq: number; unread: number };
+const toMember = (r: MemberRow): StoredMember => ({ userId: r.user_id, username: r.username, role: r.role, readSeq: r.read_seq, unread: r.unread });
 
 /** A failed write, as data (RPC carries it to the Worker intact). */
 export interface Failure {
@@ -82,7 +87,8 @@ CREATE TABLE IF NOT EXISTS members (
   user_id TEXT PRIMARY KEY,
   username TEXT NOT NULL DEFAULT '',
   role TEXT NOT NULL,
-  read_seq INTEGER NOT NULL DEFAULT 0
+  read_seq INTEGER NOT NULL DEFAULT 0,
+  unread INTEGER NOT NULL DEFAULT 0 CHECK (unread >= 0)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rate (user_id TEXT PRIMARY KEY, tokens REAL NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS typing (user_id TEXT PRIMARY KEY, username TEXT NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;
@@ -90,10 +96,13 @@ CREATE TABLE IF NOT EXISTS typing (user_id TEXT PRIMARY KEY, username TEXT NOT N
 
 export class RoomStore {
   private readonly sql: SqlStorage;
+  /** Read cursors and unread counts (same SQLite, same transactions). */
+  readonly reads: ReadState;
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql;
     this.sql.exec(SCHEMA);
+    this.reads = new ReadState(this.sql);
   }
 
   // ------------------------------------------------------------ meta
@@ -193,8 +202,9 @@ export class RoomStore {
         message.createdAt,
       );
       const event = this.append({ type: "message", message }, now);
+      this.reads.itemAdded(actor.id, message.seq);
       // The sender has read everything up to their own message.
-      this.sql.exec("UPDATE members SET read_seq = MAX(read_seq, ?) WHERE user_id = ?", message.seq, actor.id);
+      if (this.reads.moveCursor(actor.id, message.seq, false)) this.reads.queueMember(actor.id, message.seq);
       return { message, event };
     });
   }
@@ -233,6 +243,7 @@ export class RoomStore {
         messageId,
       );
       const event = this.append({ type: "message_deleted", messageId, userId: row.user_id }, now);
+      this.reads.itemRemoved(row.user_id, row.seq, event.seq);
       return { ok: true, event } as const;
     });
   }
@@ -252,20 +263,32 @@ export class RoomStore {
     return { messages: rows.slice(0, limit).reverse().map(toMessage), hasMore };
   }
 
+  // ------------------------------------------------------------ read state
+
+  /**
+   * Move `actor`'s read cursor to `upTo` (clamped to head) and record a
+   * `message_read` receipt. Forward only unless `back` ("mark unread from
+   * here"); a move that changes nothing creates no event.
+   */
+  markRead(actor: Actor, upTo: number, back: boolean, now: number): { event: RoomEvent | null; unread: number } {
+    return this.storage.transactionSync(() => {
+      const target = Math.max(0, Math.min(upTo, this.head()));
+      if (!this.reads.moveCursor(actor.id, target, back)) return { event: null, unread: this.member(actor.id)?.unread ?? 0 };
+      const event = this.append({ type: "message_read", receipt: { userId: actor.id, username: actor.username, upTo: target } }, now);
+      this.reads.queueMember(actor.id, event.seq);
+      return { event, unread: this.member(actor.id)?.unread ?? 0 };
+    });
+  }
+
   // ------------------------------------------------------------ members
 
   member(userId: string): StoredMember | undefined {
-    const r = this.sql
-      .exec<{ user_id: string; username: string; role: Role; read_seq: number }>("SELECT * FROM members WHERE user_id = ?", userId)
-      .toArray()[0];
-    return r && { userId: r.user_id, username: r.username, role: r.role, readSeq: r.read_seq };
+    const r = this.sql.exec<MemberRow>("SELECT * FROM members WHERE user_id = ?", userId).toArray()[0];
+    return r && toMember(r);
   }
 
   members(): StoredMember[] {
-    return this.sql
-      .exec<{ user_id: string; username: string; role: Role; read_seq: number }>("SELECT * FROM members ORDER BY user_id")
-      .toArray()
-      .map((r) => ({ userId: r.user_id, username: r.username, role: r.role, readSeq: r.read_seq }));
+    return this.sql.exec<MemberRow>("SELECT * FROM members ORDER BY user_id").toArray().map(toMember);
   }
 
   /**
@@ -278,6 +301,7 @@ export class RoomStore {
       const before = new Set(this.members().map((m) => m.userId));
       const head = this.head();
       for (const m of list) {
+        if (!before.has(m.userId)) this.reads.queueMember(m.userId, head);
         this.sql.exec(
           `INSERT INTO members (user_id, username, role, read_seq) VALUES (?, ?, ?, ?)
            ON CONFLICT (user_id) DO UPDATE SET username = excluded.username, role = excluded.role`,
@@ -289,6 +313,7 @@ export class RoomStore {
         before.delete(m.userId);
       }
       for (const gone of before) {
+        this.reads.queueGone(gone, head);
         this.sql.exec("DELETE FROM members WHERE user_id = ?", gone);
         this.sql.exec("DELETE FROM typing WHERE user_id = ?", gone);
       }

@@ -13,6 +13,7 @@ import {
 } from "../lib/login-throttle";
 import { dummyPasswordHash, hashPassword, verifyPassword } from "../lib/password";
 import { clearSessionCookie, createSession, deleteSession, lookupSession, readSessionToken, setSessionCookie } from "../lib/session";
+import { hubFor } from "../lib/hub";
 import { jsonBody } from "../middleware/validate";
 import { Credentials, LoginBody } from "../protocol";
 import type { AppEnv } from "../types";
@@ -69,7 +70,10 @@ export const auth = new Hono<AppEnv>()
       await deleteSession(c.var.db, session.sessionHash);
       // Close every socket this session opened, in every room of the user.
       const rooms = await c.var.db.select({ id: memberships.roomId }).from(memberships).where(eq(memberships.userId, session.user.id));
-      await Promise.all(rooms.map((r) => c.env.ROOM.getByName(r.id).closeSession(session.sessionHash)));
+      await Promise.all([
+        ...rooms.map((r) => c.env.ROOM.getByName(r.id).closeSession(session.sessionHash)),
+        hubFor(c.env, session.user.id).closeSession(session.sessionHash),
+      ]);
     }
     clearSessionCookie(c);
     return c.body(null, 204);

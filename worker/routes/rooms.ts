@@ -77,7 +77,7 @@ export const roomsApi = new Hono<AppEnv>()
   .get("/:id", async (c) => {
     const roomId = c.req.param("id");
     const { room, role } = await requireMembership(c.var.db, roomId, c.var.auth.user.id);
-    const [members, timeline] = await Promise.all([listMembers(c.var.db, roomId), c.env.ROOM.getByName(roomId).snapshot(50)]);
+    const [members, timeline] = await Promise.all([listMembers(c.var.db, roomId), c.env.ROOM.getByName(roomId).snapshot(c.var.auth.user.id, 50)]);
     const snapshot: RoomSnapshot = { room, role, members, ...timeline, files: [] };
     return c.json(snapshot);
   })
@@ -126,6 +126,7 @@ export const roomsApi = new Hono<AppEnv>()
       .returning()
       .get();
     if (!removed) throw apiError(404, "not_found", "That user is not a member of this room");
-    await Promise.all([c.env.ROOM.getByName(roomId).syncMembers(roomId), hubFor(c.env, targetId).dropRoom(targetId, roomId)]);
+    // The room closes the removed member's sockets and zeroes their badge for this room.
+    await c.env.ROOM.getByName(roomId).syncMembers(roomId);
     return c.body(null, 204);
   });

@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { apiError } from "../lib/errors";
 import { jsonBody, query } from "../middleware/validate";
-import { EditMessageBody, EventsQuery, HistoryQuery, SendMessageBody } from "../protocol";
+import { EditMessageBody, EventsQuery, HistoryQuery, MarkUnreadBody, ReadBody, SendMessageBody } from "../protocol";
 import { UPGRADE_HEADERS } from "../room";
 import type { Failure } from "../room/store";
 import type { AppEnv } from "../types";
@@ -70,6 +70,18 @@ export const timeline = new Hono<AppEnv>()
     const res = await c.env.ROOM.getByName(roomId).sendMessage(user, clientId, text);
     if (!res.ok) fail(res);
     return c.json({ message: res.message, seq: res.seq, duplicate: res.duplicate }, res.duplicate ? 200 : 201);
+  })
+  .post("/:id/read", ...jsonBody(ReadBody), async (c) => {
+    const roomId = c.req.param("id");
+    const { user } = c.var.auth;
+    await requireMembership(c.var.db, roomId, user.id);
+    return c.json(await c.env.ROOM.getByName(roomId).markRead(user, c.req.valid("json").seq));
+  })
+  .post("/:id/unread", ...jsonBody(MarkUnreadBody), async (c) => {
+    const roomId = c.req.param("id");
+    const { user } = c.var.auth;
+    await requireMembership(c.var.db, roomId, user.id);
+    return c.json(await c.env.ROOM.getByName(roomId).markRead(user, c.req.valid("json").seq, true));
   })
   .patch("/:id/messages/:messageId", ...jsonBody(EditMessageBody), async (c) => {
     const roomId = c.req.param("id");

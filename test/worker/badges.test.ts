@@ -1,0 +1,285 @@
+import { env } from "cloudflare:workers";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { hubShardName, hubShards } from "../../worker/lib/hub";
+import { HubFrame, type NotificationCountUpdate, type RoomList, type RoomSnapshot, type UnreadCounts } from "../../worker/protocol";
+import { exports } from "cloudflare:workers";
+import { addMember, call, createRoom, ORIGIN, register, roomWithTwo, type TestUser } from "./helpers";
+import { TestSocket } from "./socket";
+
+/** A badge socket (`/api/me/ws`), i.e. one open tab of a user, on any page. */
+class BadgeTab {
+  readonly frames: NotificationCountUpdate[] = [];
+  readonly raw: unknown[] = [];
+  private constructor(readonly ws: WebSocket) {
+    ws.addEventListener("message", (e) => {
+      const parsed = JSON.parse(e.data as string);
+      this.raw.push(parsed);
+      const frame = HubFrame.parse(parsed);
+      if (frame.type === "notification_count_update") this.frames.push(frame);
+    });
+  }
+  static async open(user: TestUser): Promise<BadgeTab> {
+    const res = await exports.default.fetch(
+      new Request(`${ORIGIN}/api/me/ws`, { headers: { Upgrade: "websocket", Origin: ORIGIN, Cookie: user.cookie } }),
+    );
+    if (!res.webSocket) throw new Error(`badge upgrade refused: ${res.status}`);
+    res.webSocket.accept();
+    const tab = new BadgeTab(res.webSocket);
+    await tab.until(() => tab.frames.some((f) => f.full), "the initial full count");
+    return tab;
+  }
+  get last(): NotificationCountUpdate | undefined {
+    return this.frames.at(-1);
+  }
+  async until(pred: () => boolean, what: string, ms = 10_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!pred()) {
+      if (Date.now() > deadline) throw new Error(`timed out: ${what}; frames ${JSON.stringify(this.frames.slice(-3))}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+  close(): void {
+    this.ws.close(1000);
+  }
+}
+
+const unread = async (u: TestUser) => (await call("/api/me/unread", { cookie: u.cookie })).json<UnreadCounts>();
+const snapshot = async (roomId: string, u: TestUser) => (await call(`/api/rooms/${roomId}`, { cookie: u.cookie })).json<RoomSnapshot>();
+const send = (roomId: string, u: TestUser, text: string) =>
+  call(`/api/rooms/${roomId}/messages`, { cookie: u.cookie, json: { clientId: crypto.randomUUID(), text } });
+const head = (roomId: string) => runInDurableObject(env.ROOM.getByName(roomId), (_r, s) => Number(s.storage.sql.exec("SELECT value FROM meta WHERE key = 'head'").one().value));
+
+/** Every member's stored count equals the count derived from the log. */
+async function expectCountsDerived(roomId: string) {
+  const rows = await runInDurableObject(env.ROOM.getByName(roomId), (_r, s) =>
+    s.storage.sql
+      .exec<{ user_id: string; unread: number; derived: number }>(
+        `SELECT m.user_id, m.unread,
+           (SELECT COUNT(*) FROM messages x WHERE x.seq > m.read_seq AND x.user_id != m.user_id AND x.deleted_at IS NULL) AS derived
+         FROM members m`,
+      )
+      .toArray(),
+  );
+  for (const r of rows) expect(r.unread, `member ${r.user_id}`).toBe(r.derived);
+  return rows;
+}
+
+describe("unread counts", () => {
+  it("a message raises every other member's count, in the room list, the badge and the snapshot", async () => {
+    const { roomId, alice, bob } = await roomWithTwo();
+    for (const t of ["one", "two", "three"]) expect((await send(roomId, alice, t)).status).toBe(201);
+    expect(await unread(bob)).toEqual({ total: 3, rooms: { [roomId]: 3 } });
+    expect(await unread(alice)).toEqual({ total: 0, rooms: {} });
+    const list = await (await call("/api/rooms", { cookie: bob.cookie })).json<RoomList>();
+    expect(list.rooms.find((r) => r.id === roomId)?.unread).toBe(3);
+    const snap = await snapshot(roomId, bob);
+    expect(snap).toMatchObject({ unread: 3, readSeq: 0, seq: 3 });
+    await expectCountsDerived(roomId);
+  });
+
+  it("sending moves the sender's cursor past their message: replying reads the room", async () => {
+    const { roomId, alice, bob } = await roomWithTwo();
+    await send(roomId, alice, "q1");
+    await send(roomId, alice, "q2");
+    expect((await unread(bob)).total).toBe(2);
+    await send(roomId, bob, "answer");
+    expect(await unread(bob)).toEqual({ total: 0, rooms: {} });
+    expect((await unread(alice)).total).toBe(1);
+    await expectCountsDerived(roomId);
+  });
+
+  it("mark read moves the cursor up to the message; marking an older seq changes nothing (R8)", async () => {
+    const { roomId, alice, bob } = await roomWithTwo();
+    for (const t of ["a", "b", "c", "d"]) await send(roomId, alice, t);
+    const r1 = await call(`/api/rooms/${roomId}/read`, { cookie: bob.cookie, json: { seq: 2 } });
+    expect(await r1.json()).toEqual({ readSeq: 2, unread: 2, changed: true });
+    const headAfter = await head(roomId);
+    expect(headAfter).toBe(5); // the receipt is an event
+
+    const tab = await BadgeTab.open(bob);
+    const r2 = await call(`/api/rooms/${roomId}/read`, { cookie: bob.cookie, json: { seq: 1 } });
+    expect(await r2.json()).toEqual({ readSeq: 2, unread: 2, changed: false });
+    expect(await head(roomId)).toBe(headAfter); // no event
+    // A marker proves the tab would have heard an update by now: only the marker's.
+    await send(roomId, alice, "marker");
+    await tab.until(() => tab.frames.length === 2, "the marker's count");
+    expect(tab.frames.map((f) => f.total)).toEqual([2, 3]);
+    tab.close();
+    await expectCountsDerived(roomId);
+  });
+
+  it("mark read past head is clamped; mark all read is read-to-head", async () => {
+    const { roomId, alice, bob } = await roomWithTwo();
+    await send(roomId, alice, "x");
+    const res = await call(`/api/rooms/${roomId}/read`, { cookie: bob.cookie, json: { seq: 999 } });
+    expect(await res.json()).toEqual({ readSeq: 1, unread: 0, changed: true });
+  });
+
+  it("mark unread from here moves the cursor back, explicitly", async () => {
+    const { roomId, alice, bob } = await roomWithTwo();
+    for (const t of ["a", "b", "c"]) await send(roomId, alice, t);
+    await call(`/api/rooms/${roomId}/read`, { cookie: bob.cookie, json: { seq: 3 } });
+    expect((await unread(bob)).total).toBe(0);
+    const res = await call(`/api/rooms/${roomId}/unread`, { cookie: bob.cookie, json: { seq: 2 } });
+    expect(await res.json()).toEqual({ readSeq: 1, unread: 2, changed: true });
+    expect((await unread(bob)).total).toBe(2);
+    await expectCountsDerived(roomId);
+  });
+
+  it("editing changes nothing; deleting an unread message lowers the count, never below zero", async () => {
+    const { roomId, alice, bob } = await roomWithTwo();
+    const m1 = await (await send(roomId, alice, "first")).json<{ message: { id: string } }>();
+    const m2 = await (await send(roomId, alice, "second")).json<{ message: { id: string } }>();
+    await call(`/api/rooms/${roomId}/messages/${m1.message.id}`, { cookie: alice.cookie, method: "PATCH", json: { text: "first!" } });
+    expect((await unread(bob)).total).toBe(2);
+    await call(`/api/rooms/${roomId}/read`, { cookie: bob.cookie, json: { seq: 1 } });
+    expect((await unread(bob)).total).toBe(1);
+    // Deleting a message bob already read leaves his count alone; deleting the unread one lowers it.
+    await call(`/api/rooms/${roomId}/messages/${m1.message.id}`, { cookie: alice.cookie, method: "DELETE" });
+    expect((await unread(bob)).total).toBe(1);
+    await call(`/api/rooms/${roomId}/messages/${m2.message.id}`, { cookie: alice.cookie, method: "DELETE" });
+    expect(await unread(bob)).toEqual({ total: 0, rooms: {} });
+    const rows = await expectCountsDerived(roomId);
+    expect(rows.every((r) => r.unread >= 0)).toBe(true);
+  });
+
+  it("a new member starts with nothing unread; a removed member's badge drops the room (R13)", async () => {
+    const alice = await register();
+    const bob = await register();
+    const room = await createRoom(alice);
+    await send(room.id, alice, "before bob");
+    await addMember(alice, room.id, bob);
+    expect((await unread(bob)).total).toBe(0);
+    await send(room.id, alice, "hello bob");
+    expect((await unread(bob)).total).toBe(1);
+    const tab = await BadgeTab.open(bob);
+    expect(tab.last).toMatchObject({ total: 1, rooms: { [room.id]: 1 }, full: true });
+    await call(`/api/rooms/${room.id}/members/${bob.id}`, { cookie: alice.cookie, method: "DELETE" });
+    await tab.until(() => tab.last?.rooms[room.id] === 0, "the room dropped");
+    expect(tab.last).toMatchObject({ total: 0, trigger: "membership" });
+    expect(await unread(bob)).toEqual({ total: 0, rooms: {} });
+    tab.close();
+  });
+});
+
+describe("badges pushed to every tab", () => {
+  it("R7 two tabs of one user agree at once; the event carries the numbers; the socket mark-read path too", async () => {
+    const { roomId, alice, bob } = await roomWithTwo();
+    const tab1 = await BadgeTab.open(bob);
+    const tab2 = await BadgeTab.open(bob);
+    const roomTab = await TestSocket.open(roomId, bob);
+    const a = await TestSocket.open(roomId, alice);
+    a.send({ type: "send", clientId: crypto.randomUUID(), text: "ping 1" });
+    a.send({ type: "send", clientId: crypto.randomUUID(), text: "ping 2" });
+    for (const t of [tab1, tab2]) await t.until(() => t.last?.total === 2, "total 2");
+    expect(tab1.last).toMatchObject({ type: "notification_count_update", total: 2, rooms: { [roomId]: 2 }, trigger: "new_message" });
+
+    // Bob reads message 1 in the room tab: both badge tabs drop to 1, and Alice sees the receipt.
+    roomTab.send({ type: "read", seq: 1 });
+    for (const t of [tab1, tab2]) await t.until(() => t.last?.total === 1, "total 1");
+    expect(tab2.last).toMatchObject({ rooms: { [roomId]: 1 }, trigger: "message_read" });
+    const receipt = await a.waitFor((f) => f.type === "message_read");
+    expect(receipt.type === "message_read" && receipt.receipt).toEqual({ userId: bob.id, username: bob.username, upTo: 1 });
+    // An older read from the other tab: cursor stays, nothing pushed.
+    roomTab.send({ type: "read", seq: 0 });
+    roomTab.send({ type: "read", seq: 2 });
+    for (const t of [tab1, tab2]) await t.until(() => t.last?.total === 0, "total 0");
+    const totals = tab1.frames.map((f) => f.total);
+    expect(totals.every((n) => n >= 0)).toBe(true);
+    expect(totals.slice(-2)).toEqual([1, 0]);
+    // What the hub pushed is what the polling endpoint answers.
+    expect(await unread(bob)).toEqual({ total: tab1.last!.total, rooms: {} });
+    for (const s of [tab1, tab2]) s.close();
+    roomTab.close();
+    a.close();
+  });
+
+  it("no frame ever tells a client to re-fetch: every badge frame carries total and rooms", async () => {
+    const { roomId, alice, bob } = await roomWithTwo();
+    const tab = await BadgeTab.open(bob);
+    await send(roomId, alice, "a");
+    await call(`/api/rooms/${roomId}/read`, { cookie: bob.cookie, json: { seq: 1 } });
+    await send(roomId, alice, "b");
+    await tab.until(() => tab.frames.length >= 4, "four frames");
+    for (const raw of tab.raw) {
+      expect(raw).toMatchObject({ type: "notification_count_update", total: expect.any(Number), rooms: expect.any(Object) });
+    }
+    tab.close();
+  });
+
+  it("one call per hub shard per message, never one per member", async () => {
+    const alice = await register();
+    const room = await createRoom(alice);
+    const members: TestUser[] = [];
+    for (let i = 0; i < 30; i++) {
+      const u = await register();
+      await addMember(alice, room.id, u);
+      members.push(u);
+    }
+    const shards = hubShards(env);
+    const names = [...new Set([alice, ...members].map((u) => hubShardName(u.id, shards)))];
+    const stats = async () => {
+      let calls = 0;
+      let updates = 0;
+      for (const n of names) {
+        const s = await env.USER_HUB.getByName(n).stats();
+        calls += s.applyCalls;
+        updates += s.updates;
+      }
+      return { calls, updates };
+    };
+    const before = await stats();
+    expect((await send(room.id, alice, "to all 30")).status).toBe(201);
+    const after = await stats();
+    const calls = after.calls - before.calls;
+    expect(calls).toBeLessThanOrEqual(names.length);
+    expect(calls).toBeLessThan(members.length);
+    expect(after.updates - before.updates).toBeGreaterThanOrEqual(members.length);
+    for (const m of members.slice(0, 3)) expect((await unread(m)).rooms[room.id]).toBe(1);
+  });
+
+  it("a push that did not reach its hub stays queued and the alarm delivers it", async () => {
+    const { roomId, alice, bob } = await roomWithTwo();
+    await send(roomId, alice, "x");
+    expect((await unread(bob)).total).toBe(1);
+    // Simulate an undelivered update (as if the hub call had failed): queue a newer count by hand.
+    await runInDurableObject(env.ROOM.getByName(roomId), (_r, s) => {
+      s.storage.sql.exec("UPDATE members SET unread = 7 WHERE user_id = ?", bob.id);
+      s.storage.sql.exec("INSERT OR REPLACE INTO count_outbox (user_id, n, version) VALUES (?, 7, 99)", bob.id);
+      return s.storage.setAlarm(Date.now() + 60_000);
+    });
+    expect(await runDurableObjectAlarm(env.ROOM.getByName(roomId))).toBe(true);
+    expect((await unread(bob)).total).toBe(7);
+    const left = await runInDurableObject(env.ROOM.getByName(roomId), (_r, s) => s.storage.sql.exec("SELECT COUNT(*) AS n FROM count_outbox").one().n);
+    expect(left).toBe(0);
+  });
+
+  it("an older update arriving late never overwrites a newer one", async () => {
+    const user = await register();
+    const hub = env.USER_HUB.getByName(hubShardName(user.id, hubShards(env)));
+    await hub.applyCounts("room-x", [{ userId: user.id, n: 5, version: 10 }], "new_message");
+    await hub.applyCounts("room-x", [{ userId: user.id, n: 2, version: 9 }], "new_message");
+    expect(await hub.getUnread(user.id)).toEqual({ total: 5, rooms: { "room-x": 5 } });
+  });
+});
+
+describe("the badge socket", () => {
+  it("needs a session and an allowed Origin", async () => {
+    const u = await register();
+    const noSession = await exports.default.fetch(new Request(`${ORIGIN}/api/me/ws`, { headers: { Upgrade: "websocket", Origin: ORIGIN } }));
+    expect(noSession.status).toBe(401);
+    const badOrigin = await exports.default.fetch(
+      new Request(`${ORIGIN}/api/me/ws`, { headers: { Upgrade: "websocket", Origin: "https://evil.example", Cookie: u.cookie } }),
+    );
+    expect(badOrigin.status).toBe(403);
+  });
+
+  it("closes on logout (S4)", async () => {
+    const u = await register();
+    const tab = await BadgeTab.open(u);
+    const closed = new Promise<CloseEvent>((r) => tab.ws.addEventListener("close", r));
+    await call("/api/auth/logout", { cookie: u.cookie, method: "POST" });
+    expect((await closed).code).toBe(1008);
+  });
+});

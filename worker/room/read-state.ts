@@ -1,0 +1,112 @@
+/**
+ * Read cursors and unread counts, kept by the Room in its SQLite.
+ *
+ * unread(user) = countable items (messages, and file uploads) with
+ * seq > read_seq, not sent by that user, not deleted. The `members.unread`
+ * column holds exactly that number, maintained inside the same transaction as
+ * the event that changes it with set-based statements (never one per member),
+ * and recounted from the log whenever a cursor moves. Every change is queued
+ * in `count_outbox` (durable) for the UserHub shards; see Room.flushCounts.
+ */
+
+export const READ_SCHEMA = `
+CREATE TABLE IF NOT EXISTS count_outbox (
+  user_id TEXT PRIMARY KEY,
+  n INTEGER NOT NULL,
+  version INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
+/** One member's new count, versioned by the room's head when it was computed. */
+export interface CountUpdate {
+  userId: string;
+  n: number;
+  version: number;
+}
+
+export class ReadState {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(READ_SCHEMA);
+  }
+
+  /** Unread items for one member, straight from the log. */
+  recount(userId: string): number {
+    const row = this.sql
+      .exec<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM messages, members
+         WHERE members.user_id = ? AND messages.seq > members.read_seq
+           AND messages.user_id != members.user_id AND messages.deleted_at IS NULL`,
+        userId,
+      )
+      .one();
+    return row.n;
+  }
+
+  /** A countable item by `authorId` was stored at `seq`: one more for every other member. */
+  itemAdded(authorId: string, seq: number): void {
+    this.sql.exec("UPDATE members SET unread = unread + 1 WHERE user_id != ? AND read_seq < ?", authorId, seq);
+    this.queueWhere("user_id != ? AND read_seq < ?", seq, authorId, seq);
+  }
+
+  /** A countable item at `seq` by `authorId` was deleted: one fewer for those who had not read it. */
+  itemRemoved(authorId: string, seq: number, version: number): void {
+    this.sql.exec("UPDATE members SET unread = MAX(0, unread - 1) WHERE user_id != ? AND read_seq < ?", authorId, seq);
+    this.queueWhere("user_id != ? AND read_seq < ?", version, authorId, seq);
+  }
+
+  /**
+   * Move a member's cursor to `seq`. Forward only, unless `back` (an explicit
+   * "mark unread"). Returns whether it moved.
+   */
+  moveCursor(userId: string, seq: number, back: boolean): boolean {
+    const cur = this.sql.exec<{ read_seq: number }>("SELECT read_seq FROM members WHERE user_id = ?", userId).toArray()[0];
+    if (!cur) return false;
+    if (seq === cur.read_seq || (!back && seq < cur.read_seq) || (back && seq > cur.read_seq)) return false;
+    this.sql.exec("UPDATE members SET read_seq = ? WHERE user_id = ?", seq, userId);
+    this.sql.exec("UPDATE members SET unread = ? WHERE user_id = ?", this.recount(userId), userId);
+    return true;
+  }
+
+  /** Queue one member's current count (after a cursor move, or on joining). */
+  queueMember(userId: string, version: number): void {
+    this.queueWhere("user_id = ?", version, userId);
+  }
+
+  private queueWhere(where: string, version: number, ...args: SqlStorageValue[]): void {
+    this.sql.exec(
+      `INSERT INTO count_outbox (user_id, n, version) SELECT user_id, unread, ? FROM members WHERE ${where}
+       ON CONFLICT (user_id) DO UPDATE SET n = excluded.n, version = excluded.version`,
+      version,
+      ...args,
+    );
+  }
+
+  /** Queue a zero for someone who left, so their badge drops the room. */
+  queueGone(userId: string, version: number): void {
+    this.sql.exec(
+      `INSERT INTO count_outbox (user_id, n, version) VALUES (?, 0, ?)
+       ON CONFLICT (user_id) DO UPDATE SET n = 0, version = excluded.version`,
+      userId,
+      version,
+    );
+  }
+
+  /** Everything waiting to reach the hubs. */
+  pending(): CountUpdate[] {
+    return this.sql
+      .exec<{ user_id: string; n: number; version: number }>("SELECT user_id, n, version FROM count_outbox")
+      .toArray()
+      .map((r) => ({ userId: r.user_id, n: r.n, version: r.version }));
+  }
+
+  /** The hubs have these: forget them unless a newer version was queued meanwhile. */
+  delivered(updates: CountUpdate[]): void {
+    if (!updates.length) return;
+    this.sql.exec(
+      `DELETE FROM count_outbox WHERE EXISTS (
+         SELECT 1 FROM json_each(?) j
+         WHERE j.value ->> 'userId' = count_outbox.user_id AND j.value ->> 'version' >= count_outbox.version)`,
+      JSON.stringify(updates),
+    );
+  }
+}
