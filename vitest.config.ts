@@ -9,7 +9,12 @@ export default defineConfig(async () => ({
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
-        bindings: { TEST_MIGRATIONS: await readD1Migrations("migrations") },
+        bindings: {
+          TEST_MIGRATIONS: await readD1Migrations("migrations"),
+          // A small upload limit so the exact-limit / limit+1 cases are cheap; still
+          // above one R2 part (5 MiB) so the multipart-upload path is exercised.
+          MAX_UPLOAD_BYTES: String(6 * 1024 * 1024),
+        },
         // The tests call the Worker directly; they never need the built SPA.
         assets: { directory: "./test/fixtures/assets" },
       },

@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { db } from "./db";
+import { sweepFiles } from "./files/sweep";
 import { codeForStatus, errorResponse } from "./lib/errors";
 import { requireAuth } from "./middleware/auth";
 import { originGuard } from "./middleware/origin";
@@ -14,6 +15,7 @@ import { health } from "./routes/health";
 import { me } from "./routes/me";
 import { roomsApi } from "./routes/rooms";
 import { timeline } from "./routes/timeline";
+import { fileApi, roomFiles } from "./routes/files";
 import type { AppEnv } from "./types";
 
 export { Room } from "./room";
@@ -21,16 +23,15 @@ export { UserHub } from "./user-hub";
 
 const app = new Hono<AppEnv>().basePath("/api");
 
-app.use(
-  secureHeaders({
-    contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
-    referrerPolicy: "no-referrer",
-    crossOriginResourcePolicy: "same-origin",
-  }),
-);
+app.use(secureHeaders({ referrerPolicy: "no-referrer", crossOriginResourcePolicy: "same-origin" }));
+app.use(async function apiContentSecurityPolicy(c, next) {
+  await next();
+  // JSON needs no capabilities; file downloads set their own sandboxing policy.
+  if (!c.res.headers.has("Content-Security-Policy")) c.header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+});
 app.use(async function noStore(c, next) {
   await next();
-  c.header("Cache-Control", "no-store");
+  if (!c.res.headers.has("Cache-Control")) c.header("Cache-Control", "no-store");
 });
 app.use(originGuard());
 app.use(async function database(c, next) {
@@ -39,13 +40,16 @@ app.use(async function database(c, next) {
 });
 app.use("/me/*", requireAuth());
 app.use("/rooms/*", requireAuth());
+app.use("/files/*", requireAuth());
 
 app
   .route("/health", health)
   .route("/auth", auth)
   .route("/me", me)
   .route("/rooms", roomsApi)
-  .route("/rooms", timeline);
+  .route("/rooms", timeline)
+  .route("/rooms", roomFiles)
+  .route("/files", fileApi);
 
 app.notFound((c) => errorResponse(404, "not_found", `No API route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 
@@ -59,4 +63,10 @@ app.onError((err, c) => {
   return errorResponse(500, "internal", "Something went wrong on our side. Please try again.");
 });
 
-export default app;
+export default {
+  fetch: app.fetch,
+  /** Cron (wrangler.toml [triggers]): clean up after uploads that died half-way. */
+  async scheduled(_controller, env, ctx) {
+    ctx.waitUntil(sweepFiles(env, db(env.DB)).then((r) => console.log("file sweep", r)));
+  },
+} satisfies ExportedHandler<Env>;

@@ -210,6 +210,43 @@ export const ReadBody = z.object({ seq: z.number().int().min(0) });
 export const MarkUnreadBody = z.object({ seq: z.number().int().min(1) });
 export const EventsQuery = z.object({ after: z.coerce.number().int().min(0) });
 
+// ------------------------------------------------------------------ files
+
+/**
+ * A shared file, with the original app's field names (clients written
+ * against `file_uploaded` keep working), plus its room `seq` once announced.
+ */
+export const FileInfo = z.object({
+  file_id: z.string(),
+  room_id: z.string(),
+  filename: z.string(),
+  file_type: z.string(),
+  file_size: z.number().int().min(0),
+  uploaded_by: z.string(),
+  uploader_id: z.string(),
+  uploaded_at: z.number(),
+  description: z.string(),
+  has_thumbnail: z.boolean(),
+  seq: z.number().int().nullable(),
+});
+export type FileInfo = z.infer<typeof FileInfo>;
+
+export const FileDescription = z
+  .string()
+  .max(LIMITS.descriptionMax, `Description must be at most ${LIMITS.descriptionMax} characters`)
+  .refine((s) => !s.includes("\u0000"), "Description must not contain NUL characters")
+  .refine((s) => s.isWellFormed(), "Description must be valid Unicode");
+
+/** `GET /api/rooms/:id/files?q=&before=&limit=`: newest first. */
+export const FilesQuery = z.object({
+  q: z.string().max(100).optional(),
+  /** Page: files uploaded before this `uploaded_at`/id cursor (`<ms>:<id>`). */
+  before: z.string().max(100).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});
+export const FilesPage = z.object({ files: z.array(FileInfo), next: z.string().nullable() });
+export type FilesPage = z.infer<typeof FilesPage>;
+
 /** A receipt: `userId` has read everything up to `upTo`. */
 export const Receipt = z.object({ userId: z.string(), username: z.string(), upTo: z.number().int().min(0) });
 export type Receipt = z.infer<typeof Receipt>;
@@ -222,7 +259,8 @@ export const RoomSnapshot = z.object({
   /** The latest messages, oldest first; `hasMore` when older ones exist (page with `before`). */
   messages: z.array(Message),
   hasMore: z.boolean(),
-  files: z.array(z.unknown()),
+  /** The newest files (see `GET /api/rooms/:id/files` for more). */
+  files: z.array(FileInfo),
   /** Every member's read cursor ("Seen by …"). */
   receipts: z.array(Receipt),
   /** Your own cursor and unread count in this room. */
@@ -242,6 +280,8 @@ export const RoomEvent = z.discriminatedUnion("type", [
   z.object({ type: z.literal("message_edited"), seq: z.number().int(), ts: z.number(), message: Message }),
   z.object({ type: z.literal("message_deleted"), seq: z.number().int(), ts: z.number(), messageId: z.string(), userId: z.string() }),
   z.object({ type: z.literal("message_read"), seq: z.number().int(), ts: z.number(), receipt: Receipt }),
+  z.object({ type: z.literal("file_uploaded"), seq: z.number().int(), ts: z.number(), file: FileInfo }),
+  z.object({ type: z.literal("file_deleted"), seq: z.number().int(), ts: z.number(), file_id: z.string(), uploader_id: z.string() }),
 ]);
 export type RoomEvent = z.infer<typeof RoomEvent>;
 export type RoomEventType = RoomEvent["type"];
@@ -309,7 +349,14 @@ export const ServerFrame = z.union([
       ref: z.string().optional(),
       retryAfter: z.number().optional(),
     }),
-    z.object({ type: z.literal("typing"), userId: z.string(), username: z.string(), typing: z.boolean() }),
+    z.object({
+      type: z.literal("typing"),
+      userId: z.string(),
+      username: z.string(),
+      typing: z.boolean(),
+      /** "typing" (default) or "uploading" (a file upload is in flight). */
+      activity: z.enum(["typing", "uploading"]).optional(),
+    }),
     z.object({ type: z.literal("presence"), users: z.array(z.object({ userId: z.string(), username: z.string() })) }),
     z.object({ type: z.literal("pong") }),
   ]),

@@ -26,10 +26,11 @@ import {
   type CountTrigger,
   type Message,
   type Receipt,
+  type FileInfo,
 } from "./protocol";
 import { hubShardName, hubShards } from "./lib/hub";
 import type { CountUpdate } from "./room/read-state";
-import { type Actor, type Failure, RoomStore, type StoredMember } from "./room/store";
+import { type ActiveUser, type Activity, type Actor, type Failure, RoomStore, type StoredMember } from "./room/store";
 import { newId } from "./lib/encoding";
 import { safeClose, trySend } from "./lib/ws";
 
@@ -54,6 +55,9 @@ const sessionTag = (sessionHash: string) => `s:${sessionHash}`;
 const ALARM_EVERY_MS = 15_000;
 
 export type SendOutcome = { ok: true; message: Message; seq: number; duplicate: boolean } | Failure;
+
+/** An upload shows "… is uploading" at most this long if nobody clears it (the Worker died mid-upload). */
+const UPLOADING_TTL_MS = 10 * 60 * 1000;
 
 /** How soon the alarm retries count pushes that failed. */
 const COUNT_RETRY_MS = 1000;
@@ -174,6 +178,35 @@ export class Room extends DurableObject<Env> {
     return sockets.length;
   }
 
+  /**
+   * Announce a file whose bytes are stored and whose metadata is committed
+   * (invariant 6): `file_uploaded` to the room, counts to the hubs. Idempotent
+   * by file id (a retry returns the original seq).
+   */
+  async announceFile(file: Omit<FileInfo, "seq">): Promise<{ seq: number; duplicate: boolean }> {
+    const { seq, event } = this.store.fileUploaded(file, Date.now());
+    for (const t of this.store.clearActivity(file.uploader_id, "uploading")) this.broadcastEphemeral(activityFrame(t, false));
+    if (event) {
+      this.broadcast(event);
+      await this.flushCounts("file_upload");
+    }
+    return { seq, duplicate: event === null };
+  }
+
+  /** Announce a deleted file: every member's Files list drops it live. */
+  async removeFile(fileId: string): Promise<number | null> {
+    const event = this.store.fileDeleted(fileId, Date.now());
+    if (!event) return null;
+    this.broadcast(event);
+    await this.flushCounts("file_deleted");
+    return event.seq;
+  }
+
+  /** "… is uploading" while an upload is in flight (the Worker sets and clears it). */
+  async setUploading(actor: Actor, on: boolean): Promise<void> {
+    await this.setActivity(actor, "uploading", on);
+  }
+
   /** Who has the room open (distinct users with an open socket). */
   presence(): { userId: string; username: string }[] {
     const seen = new Map<string, string>();
@@ -220,7 +253,7 @@ export class Room extends DurableObject<Env> {
     }
     send(server, { type: "live", seq: head });
     this.broadcastPresence();
-    for (const t of this.store.typing(Date.now())) send(server, { type: "typing", userId: t.id, username: t.username, typing: true });
+    for (const t of this.store.activities(Date.now())) send(server, activityFrame(t, true));
     await this.ensureAlarm();
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -279,9 +312,7 @@ export class Room extends DurableObject<Env> {
           this.socketGone(ws);
         }
       }
-      for (const gone of this.store.expireTyping(now)) {
-        this.broadcastEphemeral({ type: "typing", userId: gone.id, username: gone.username, typing: false });
-      }
+      for (const gone of this.store.expireActivity(now)) this.broadcastEphemeral(activityFrame(gone, false));
       // Retry count pushes that did not reach their hubs.
       await this.flushCounts(this.lastTrigger);
       await this.ensureAlarm(true);
@@ -317,16 +348,21 @@ export class Room extends DurableObject<Env> {
         return;
       }
       case "typing": {
-        if (frame.typing) {
-          if (this.store.setTyping(actor, Date.now() + TYPING_TTL_MS)) {
-            this.broadcastEphemeral({ type: "typing", userId: actor.id, username: actor.username, typing: true }, ws);
-          }
-          await this.ensureAlarm();
-        } else if (this.store.clearTyping(actor.id)) {
-          this.broadcastEphemeral({ type: "typing", userId: actor.id, username: actor.username, typing: false }, ws);
-        }
+        await this.setActivity(actor, "typing", frame.typing, ws);
         return;
       }
+    }
+  }
+
+  private async setActivity(actor: Actor, activity: Activity, on: boolean, except?: WebSocket): Promise<void> {
+    if (on) {
+      const ttl = activity === "typing" ? TYPING_TTL_MS : UPLOADING_TTL_MS;
+      if (this.store.setActivity(actor, activity, Date.now() + ttl)) {
+        this.broadcastEphemeral(activityFrame({ ...actor, activity }, true), except);
+      }
+      await this.ensureAlarm();
+    } else {
+      for (const t of this.store.clearActivity(actor.id, activity)) this.broadcastEphemeral(activityFrame(t, false), except);
     }
   }
 
@@ -342,9 +378,7 @@ export class Room extends DurableObject<Env> {
     if (wait > 0) return { ok: false, code: "rate_limited", message: `Slow down: try again in ${wait} s`, retryAfter: wait };
     const { message, event } = this.store.sendMessage({ id: actor.id, username: member.username || actor.username }, clientId, text, now);
     if (event) {
-      if (this.store.clearTyping(actor.id)) {
-        this.broadcastEphemeral({ type: "typing", userId: actor.id, username: actor.username, typing: false });
-      }
+      for (const t of this.store.clearActivity(actor.id, "typing")) this.broadcastEphemeral(activityFrame(t, false));
       this.broadcast(event);
     }
     return { ok: true, message, seq: message.seq, duplicate: event === null };
@@ -424,9 +458,7 @@ export class Room extends DurableObject<Env> {
     const att = attachment(ws);
     if (!att) return;
     const stillHere = this.openSockets().some((s) => s !== ws && attachment(s)?.userId === att.userId);
-    if (!stillHere && this.store.clearTyping(att.userId)) {
-      this.broadcastEphemeral({ type: "typing", userId: att.userId, username: att.username, typing: false }, ws);
-    }
+    if (!stillHere) for (const t of this.store.clearActivity(att.userId)) this.broadcastEphemeral(activityFrame(t, false), ws);
     const data = JSON.stringify({
       type: "presence",
       users: this.presence().filter((u) => u.userId !== att.userId || stillHere),
@@ -436,7 +468,7 @@ export class Room extends DurableObject<Env> {
 
   /** Keep an alarm scheduled while sockets are open or someone is typing. */
   private async ensureAlarm(reschedule = false): Promise<void> {
-    const typing = this.store.nextTypingExpiry();
+    const typing = this.store.nextActivityExpiry();
     const sockets = this.openSockets().length > 0;
     const countsPending = this.store.reads.pending().length > 0;
     if (!sockets && typing === undefined && !countsPending) return;
@@ -447,6 +479,10 @@ export class Room extends DurableObject<Env> {
 }
 
 // ================================================================== helpers
+
+function activityFrame(a: ActiveUser, on: boolean): ServerFrame {
+  return { type: "typing", userId: a.id, username: a.username, typing: on, activity: a.activity };
+}
 
 function attachment(ws: WebSocket): Attachment | undefined {
   return (ws.deserializeAttachment() as Attachment | null) ?? undefined;

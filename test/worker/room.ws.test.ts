@@ -101,7 +101,7 @@ describe("the room socket", () => {
     await a.waitFor((f) => f.type === "typing" && f.typing);
     // Pretend the 6 s passed, then let the alarm run.
     await runInDurableObject(env.ROOM.getByName(roomId), (_r, state) => {
-      state.storage.sql.exec("UPDATE typing SET until = 0");
+      state.storage.sql.exec("UPDATE activity SET until = 0");
     });
     expect(await runDurableObjectAlarm(env.ROOM.getByName(roomId))).toBe(true);
     await a.waitFor((f) => f.type === "typing" && !f.typing && f.userId === bob.id);

@@ -2,7 +2,7 @@
  * D1 schema — the single source of truth for the relational data.
  * `npm run db:generate` turns changes here into migrations/NNNN_*.sql.
  */
-import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const users = sqliteTable(
   "users",
@@ -61,4 +61,40 @@ export const memberships = sqliteTable(
     joinedAt: integer("joined_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index("memberships_user_idx").on(t.userId)],
+);
+
+/**
+ * Shared files' metadata. The bytes live in R2 under `r2Key` (a server-made
+ * key, never the user's file name). A row is `pending` while its bytes are
+ * being stored and becomes `ready` only after the R2 write succeeded; only
+ * ready files are listed or served, and a sweep removes stale pending rows
+ * and their bytes.
+ */
+export const files = sqliteTable(
+  "files",
+  {
+    id: text("id").primaryKey(),
+    roomId: text("room_id")
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    uploaderId: text("uploader_id")
+      .notNull()
+      .references(() => users.id),
+    clientId: text("client_id").notNull(),
+    r2Key: text("r2_key").notNull(),
+    thumbKey: text("thumb_key"),
+    name: text("name").notNull(),
+    size: integer("size").notNull(),
+    type: text("type").notNull(),
+    description: text("description").notNull(),
+    state: text("state", { enum: ["pending", "ready"] }).notNull(),
+    /** The room event that announced it (null until announced). */
+    seq: integer("seq"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("files_client_idx").on(t.roomId, t.uploaderId, t.clientId),
+    index("files_room_idx").on(t.roomId, t.state, t.createdAt),
+    index("files_state_idx").on(t.state, t.createdAt),
+  ],
 );

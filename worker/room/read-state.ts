@@ -29,13 +29,14 @@ export class ReadState {
     sql.exec(READ_SCHEMA);
   }
 
-  /** Unread items for one member, straight from the log. */
+  /** Unread items (messages and files) for one member, straight from the log. */
   recount(userId: string): number {
     const row = this.sql
       .exec<{ n: number }>(
-        `SELECT COUNT(*) AS n FROM messages, members
-         WHERE members.user_id = ? AND messages.seq > members.read_seq
-           AND messages.user_id != members.user_id AND messages.deleted_at IS NULL`,
+        `SELECT
+           (SELECT COUNT(*) FROM messages x WHERE x.seq > m.read_seq AND x.user_id != m.user_id AND x.deleted_at IS NULL)
+         + (SELECT COUNT(*) FROM files f WHERE f.seq > m.read_seq AND f.user_id != m.user_id AND f.deleted = 0) AS n
+         FROM members m WHERE m.user_id = ?`,
         userId,
       )
       .one();

@@ -8,7 +8,7 @@
  */
 import { newId } from "../lib/encoding";
 import { ReadState } from "./read-state";
-import { type Message, RATE_LIMIT, REPLAY_WINDOW, type RoomEvent, type Role } from "../protocol";
+import { type FileInfo, type Message, RATE_LIMIT, REPLAY_WINDOW, type RoomEvent, type Role } from "../protocol";
 
 /** Distributive Omit, so each member of the union keeps its own fields. */
 type EventBody<E> = E extends RoomEvent ? Omit<E, "seq" | "ts"> : never;
@@ -18,6 +18,14 @@ export interface Actor {
   id: string;
   username: string;
 }
+
+/** Ephemeral things a member is doing, shown to the others ("… is typing"). */
+export type Activity = "typing" | "uploading";
+export interface ActiveUser extends Actor {
+  activity: Activity;
+}
+type ActivityRow = { user_id: string; activity: Activity; username: string; until: number };
+const toActive = (r: ActivityRow): ActiveUser => ({ id: r.user_id, username: r.username, activity: r.activity });
 
 export interface StoredMember {
   userId: string;
@@ -91,7 +99,19 @@ CREATE TABLE IF NOT EXISTS members (
   unread INTEGER NOT NULL DEFAULT 0 CHECK (unread >= 0)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rate (user_id TEXT PRIMARY KEY, tokens REAL NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS typing (user_id TEXT PRIMARY KEY, username TEXT NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS activity (
+  user_id TEXT NOT NULL,
+  activity TEXT NOT NULL,
+  username TEXT NOT NULL,
+  until INTEGER NOT NULL,
+  PRIMARY KEY (user_id, activity)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS files (
+  id TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL UNIQUE,
+  user_id TEXT NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
 `;
 
 export class RoomStore {
@@ -315,7 +335,7 @@ export class RoomStore {
       for (const gone of before) {
         this.reads.queueGone(gone, head);
         this.sql.exec("DELETE FROM members WHERE user_id = ?", gone);
-        this.sql.exec("DELETE FROM typing WHERE user_id = ?", gone);
+        this.sql.exec("DELETE FROM activity WHERE user_id = ?", gone);
       }
       return [...before];
     });
@@ -342,39 +362,74 @@ export class RoomStore {
     return 0;
   }
 
-  // ------------------------------------------------------------ typing
+  // ------------------------------------------------------------ typing / uploading
 
-  /** Mark a user typing until `until`; returns true when they were not typing before. */
-  setTyping(actor: Actor, until: number): boolean {
-    const was = this.sql.exec("SELECT 1 FROM typing WHERE user_id = ?", actor.id).toArray().length > 0;
-    this.sql.exec("INSERT OR REPLACE INTO typing (user_id, username, until) VALUES (?, ?, ?)", actor.id, actor.username, until);
+  /** Mark a user busy (typing, uploading) until `until`; returns true when they were not before. */
+  setActivity(actor: Actor, activity: Activity, until: number): boolean {
+    const was = this.sql.exec("SELECT 1 FROM activity WHERE user_id = ? AND activity = ?", actor.id, activity).toArray().length > 0;
+    this.sql.exec(
+      "INSERT OR REPLACE INTO activity (user_id, activity, username, until) VALUES (?, ?, ?, ?)",
+      actor.id,
+      activity,
+      actor.username,
+      until,
+    );
     return !was;
   }
 
-  /** Clear a user's typing; returns true when they were typing. */
-  clearTyping(userId: string): boolean {
-    return this.sql.exec("DELETE FROM typing WHERE user_id = ? RETURNING user_id", userId).toArray().length > 0;
+  /** Clear a user's activities (one kind, or all); returns those that were on. */
+  clearActivity(userId: string, activity?: Activity): ActiveUser[] {
+    const rows = activity
+      ? this.sql.exec<ActivityRow>("DELETE FROM activity WHERE user_id = ? AND activity = ? RETURNING *", userId, activity)
+      : this.sql.exec<ActivityRow>("DELETE FROM activity WHERE user_id = ? RETURNING *", userId);
+    return rows.toArray().map(toActive);
   }
 
-  /** Remove and return typing entries that expired by `now`. */
-  expireTyping(now: number): Actor[] {
-    return this.sql
-      .exec<{ user_id: string; username: string }>("DELETE FROM typing WHERE until <= ? RETURNING user_id, username", now)
-      .toArray()
-      .map((r) => ({ id: r.user_id, username: r.username }));
+  /** Remove and return activities that expired by `now`. */
+  expireActivity(now: number): ActiveUser[] {
+    return this.sql.exec<ActivityRow>("DELETE FROM activity WHERE until <= ? RETURNING *", now).toArray().map(toActive);
   }
 
-  /** Who is typing now (entries not yet expired). */
-  typing(now: number): Actor[] {
-    return this.sql
-      .exec<{ user_id: string; username: string }>("SELECT user_id, username FROM typing WHERE until > ?", now)
-      .toArray()
-      .map((r) => ({ id: r.user_id, username: r.username }));
+  /** Who is busy now (entries not yet expired). */
+  activities(now: number): ActiveUser[] {
+    return this.sql.exec<ActivityRow>("SELECT * FROM activity WHERE until > ?", now).toArray().map(toActive);
   }
 
-  /** The soonest typing expiry, if anyone is typing. */
-  nextTypingExpiry(): number | undefined {
-    const v = this.sql.exec<{ t: number | null }>("SELECT MIN(until) AS t FROM typing").one().t;
+  /** The soonest activity expiry, if any. */
+  nextActivityExpiry(): number | undefined {
+    const v = this.sql.exec<{ t: number | null }>("SELECT MIN(until) AS t FROM activity").one().t;
     return v ?? undefined;
+  }
+
+  // ------------------------------------------------------------ files
+
+  /**
+   * Announce a stored file: the `file_uploaded` event, and one more unread
+   * item for every other member. Idempotent by file id: announcing again
+   * returns the original seq and creates no event.
+   */
+  fileUploaded(file: Omit<FileInfo, "seq">, now: number): { seq: number; event: RoomEvent | null } {
+    return this.storage.transactionSync(() => {
+      const existing = this.sql.exec<{ seq: number }>("SELECT seq FROM files WHERE id = ?", file.file_id).toArray()[0];
+      if (existing) return { seq: existing.seq, event: null };
+      const seq = this.head() + 1;
+      const event = this.append({ type: "file_uploaded", file: { ...file, seq } }, now);
+      this.sql.exec("INSERT INTO files (id, seq, user_id) VALUES (?, ?, ?)", file.file_id, seq, file.uploader_id);
+      this.reads.itemAdded(file.uploader_id, seq);
+      if (this.reads.moveCursor(file.uploader_id, seq, false)) this.reads.queueMember(file.uploader_id, seq);
+      return { seq, event };
+    });
+  }
+
+  /** Announce a deleted file (`file_deleted`); unread counts drop for those who had not read it. */
+  fileDeleted(fileId: string, now: number): RoomEvent | null {
+    return this.storage.transactionSync(() => {
+      const row = this.sql.exec<{ seq: number; user_id: string; deleted: number }>("SELECT * FROM files WHERE id = ?", fileId).toArray()[0];
+      if (!row || row.deleted) return null;
+      this.sql.exec("UPDATE files SET deleted = 1 WHERE id = ?", fileId);
+      const event = this.append({ type: "file_deleted", file_id: fileId, uploader_id: row.user_id }, now);
+      this.reads.itemRemoved(row.user_id, row.seq, event.seq);
+      return event;
+    });
   }
 }

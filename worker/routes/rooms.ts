@@ -5,22 +5,11 @@ import { memberships, rooms, users } from "../db/schema";
 import { newId } from "../lib/encoding";
 import { apiError } from "../lib/errors";
 import { hubFor } from "../lib/hub";
+import { requireMembership } from "../lib/membership";
 import { jsonBody } from "../middleware/validate";
 import { AddMemberBody, CreateRoomBody, RenameRoomBody, type Role, type RoomSnapshot, type RoomSummary } from "../protocol";
 import type { AppEnv, DB } from "../types";
-
-/** The room and the caller's role in it; 404 when there is no such room, 403 when not a member. */
-export async function requireMembership(db: DB, roomId: string, userId: string) {
-  const row = await db
-    .select({ room: rooms, role: memberships.role })
-    .from(rooms)
-    .leftJoin(memberships, and(eq(memberships.roomId, rooms.id), eq(memberships.userId, userId)))
-    .where(eq(rooms.id, roomId))
-    .get();
-  if (!row) throw apiError(404, "not_found", "Room not found");
-  if (!row.role) throw apiError(403, "forbidden", "You are not a member of this room");
-  return { room: row.room, role: row.role as Role };
-}
+import { listFiles } from "./files";
 
 function requireOwner(role: Role, action: string): void {
   if (role !== "owner") throw apiError(403, "forbidden", `Only the room's owner can ${action}`);
@@ -77,8 +66,10 @@ export const roomsApi = new Hono<AppEnv>()
   .get("/:id", async (c) => {
     const roomId = c.req.param("id");
     const { room, role } = await requireMembership(c.var.db, roomId, c.var.auth.user.id);
-    const [members, timeline] = await Promise.all([listMembers(c.var.db, roomId), c.env.ROOM.getByName(roomId).snapshot(c.var.auth.user.id, 50)]);
-    const snapshot: RoomSnapshot = { room, role, members, ...timeline, files: [] };
+    // The room's head first: files listed after it are at least as new, so nothing falls between.
+    const timeline = await c.env.ROOM.getByName(roomId).snapshot(c.var.auth.user.id, 50);
+    const [members, filePage] = await Promise.all([listMembers(c.var.db, roomId), listFiles(c.var.db, roomId, { limit: 50 })]);
+    const snapshot: RoomSnapshot = { room, role, members, ...timeline, files: filePage.files };
     return c.json(snapshot);
   })
   .patch("/:id", ...jsonBody(RenameRoomBody), async (c) => {

@@ -11,7 +11,7 @@ import { EditMessageBody, EventsQuery, HistoryQuery, MarkUnreadBody, ReadBody, S
 import { UPGRADE_HEADERS } from "../room";
 import type { Failure } from "../room/store";
 import type { AppEnv } from "../types";
-import { requireMembership } from "./rooms";
+import { requireMembership } from "../lib/membership";
 
 const STATUS: Record<Failure["code"], ContentfulStatusCode> = {
   bad_request: 400,

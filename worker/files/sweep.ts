@@ -1,0 +1,47 @@
+/**
+ * The scheduled clean-up behind uploads (HARDENING U4, R9):
+ * - a `pending` row older than PENDING_MAX_AGE_MS is an upload that died
+ *   half-way (the Worker was killed, the client vanished): its bytes, if any,
+ *   and the row are removed, so nothing half-stored stays;
+ * - a `ready` row never announced to its room (the room call failed after the
+ *   row was committed) is announced now, by file id, which is idempotent.
+ */
+import { and, eq, isNull, lt } from "drizzle-orm";
+import { files, users } from "../db/schema";
+import { announce } from "../routes/files";
+import type { DB } from "../types";
+
+export const PENDING_MAX_AGE_MS = 60 * 60 * 1000;
+export const ANNOUNCE_AFTER_MS = 60 * 1000;
+
+export async function sweepFiles(env: Env, db: DB, now = Date.now()): Promise<{ removed: number; announced: number }> {
+  const stale = await db
+    .select({ id: files.id, r2Key: files.r2Key })
+    .from(files)
+    .where(and(eq(files.state, "pending"), lt(files.createdAt, now - PENDING_MAX_AGE_MS)))
+    .limit(500);
+  for (const f of stale) {
+    await env.FILES.delete([f.r2Key, `${f.r2Key}.thumb`]);
+    await db.delete(files).where(eq(files.id, f.id));
+  }
+  const unannounced = await db
+    .select({
+      file_id: files.id,
+      room_id: files.roomId,
+      filename: files.name,
+      file_type: files.type,
+      file_size: files.size,
+      uploaded_by: users.username,
+      uploader_id: files.uploaderId,
+      uploaded_at: files.createdAt,
+      description: files.description,
+      thumbKey: files.thumbKey,
+      seq: files.seq,
+    })
+    .from(files)
+    .innerJoin(users, eq(users.id, files.uploaderId))
+    .where(and(eq(files.state, "ready"), isNull(files.seq), lt(files.createdAt, now - ANNOUNCE_AFTER_MS)))
+    .limit(500);
+  for (const { thumbKey, ...f } of unannounced) await announce(env, db, { ...f, has_thumbnail: thumbKey !== null });
+  return { removed: stale.length, announced: unannounced.length };
+}
