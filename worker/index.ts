@@ -16,6 +16,7 @@ import { me } from "./routes/me";
 import { roomsApi } from "./routes/rooms";
 import { timeline } from "./routes/timeline";
 import { fileApi, roomFiles } from "./routes/files";
+import { benchHooks } from "./routes/bench";
 import type { AppEnv } from "./types";
 
 export { Room } from "./room";
@@ -49,7 +50,8 @@ app
   .route("/rooms", roomsApi)
   .route("/rooms", timeline)
   .route("/rooms", roomFiles)
-  .route("/files", fileApi);
+  .route("/files", fileApi)
+  .route("/_bench", benchHooks);
 
 app.notFound((c) => errorResponse(404, "not_found", `No API route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 

@@ -207,6 +207,15 @@ export class Room extends DurableObject<Env> {
     await this.setActivity(actor, "uploading", on);
   }
 
+  /**
+   * Reset the object as a crash or redeploy would: every socket drops and the
+   * next call builds a fresh instance from storage. Only reachable through the
+   * benchmark hook (BENCH_HOOKS=1).
+   */
+  reset(): void {
+    this.ctx.abort("reset by the benchmark");
+  }
+
   /** Who has the room open (distinct users with an open socket). */
   presence(): { userId: string; username: string }[] {
     const seen = new Map<string, string>();

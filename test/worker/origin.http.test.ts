@@ -101,3 +101,11 @@ describe("the API's error shape", () => {
     expect(await res.json()).toEqual({ ok: true, checks: { worker: "ok", d1: "ok", r2: "ok" } });
   });
 });
+
+describe("benchmark hooks", () => {
+  it("are off unless BENCH_HOOKS=1", async () => {
+    const u = await register();
+    const res = await call("/api/_bench/rooms/x/reset", { cookie: u.cookie, method: "POST" });
+    expect(await errorOf(res)).toMatchObject({ status: 404, code: "not_found" });
+  });
+});
