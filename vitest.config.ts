@@ -14,6 +14,9 @@ export default defineConfig(async () => ({
           // A small upload limit so the exact-limit / limit+1 cases are cheap; still
           // above one R2 part (5 MiB) so the multipart-upload path is exercised.
           MAX_UPLOAD_BYTES: String(6 * 1024 * 1024),
+          // `npm run chaos` / `npm run fuzz` raise these; CI runs the short forms.
+          FUZZ_ITERATIONS: process.env.FUZZ_ITERATIONS ?? "300",
+          CHAOS_ROUNDS: process.env.CHAOS_ROUNDS ?? "12",
         },
         // The tests call the Worker directly; they never need the built SPA.
         assets: { directory: "./test/fixtures/assets" },
