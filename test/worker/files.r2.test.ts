@@ -392,3 +392,27 @@ describe("R10 two uploads finalising at once in one room", () => {
     watcher.close();
   });
 });
+
+describe("R9 the room call fails after the D1 row was committed", () => {
+  it("a retry by the same client id announces it once: nothing lost, nothing doubled", async () => {
+    const { roomId, alice, bob } = await roomWithTwo();
+    const clientId = crypto.randomUUID();
+    // The state a failed announce leaves: bytes stored, row ready, no room event.
+    await env.DB.prepare(
+      `INSERT INTO files (id, room_id, uploader_id, client_id, r2_key, name, size, type, description, state, created_at)
+       VALUES ('r9file', ?, ?, ?, ?, 'r9.txt', 2, 'text/plain', '', 'ready', ?)`,
+    )
+      .bind(roomId, alice.id, clientId, `rooms/${roomId}/r9file`, Date.now())
+      .run();
+    await env.FILES.put(`rooms/${roomId}/r9file`, "ok");
+    expect(await fileEvents(roomId)).toEqual([]);
+    const retry = await upload(roomId, alice, "ok", { clientId, name: "r9.txt" });
+    expect(retry.status).toBe(200);
+    expect(await retry.json()).toMatchObject({ duplicate: true, file: { file_id: "r9file", seq: 1 } });
+    const again = await upload(roomId, alice, "ok", { clientId, name: "r9.txt" });
+    expect(await again.json()).toMatchObject({ duplicate: true, file: { seq: 1 } });
+    expect(await fileEvents(roomId)).toEqual(["file_uploaded"]);
+    expect(await fileRows(roomId)).toHaveLength(1);
+    expect((await unread(bob)).total).toBe(1);
+  });
+});
