@@ -7,6 +7,10 @@
  */
 import { z } from "zod";
 
+// Parse without `new Function`: the SPA's CSP forbids eval, and zod would probe
+// for it when the first object schema below is built. (Workers skip that path anyway.)
+z.config({ jitless: true });
+
 /** Limits shared by server and client. */
 export const LIMITS = {
   usernameMin: 3,

@@ -336,7 +336,7 @@ export class Room extends DurableObject<Env> {
     switch (frame.type) {
       case "send": {
         const res = this.doSend(actor, frame.clientId, frame.text);
-        if (!res.ok) return sendError(ws, res.code === "rate_limited" ? "rate_limited" : "internal", res.message, frame.clientId, res.retryAfter);
+        if (!res.ok) return sendError(ws, socketCode(res.code), res.message, frame.clientId, res.retryAfter);
         send(ws, { type: "ack", clientId: frame.clientId, messageId: res.message.id, seq: res.seq, duplicate: res.duplicate });
         if (!res.duplicate) await this.flushCounts("new_message");
         return;
@@ -350,8 +350,7 @@ export class Room extends DurableObject<Env> {
       case "delete": {
         const res = frame.type === "edit" ? this.editMessage(actor, frame.messageId, frame.text) : await this.deleteMessage(actor, frame.messageId);
         if (!res.ok) {
-          const code: SocketErrorCode = res.code === "forbidden" ? "forbidden" : res.code === "not_found" ? "not_found" : "internal";
-          return sendError(ws, code, res.message, undefined, undefined, frame.ref);
+          return sendError(ws, socketCode(res.code), res.message, undefined, undefined, frame.ref);
         }
         if (frame.ref) send(ws, { type: "done", ref: frame.ref, seq: res.event?.seq ?? this.store.head() });
         return;
@@ -489,6 +488,11 @@ export class Room extends DurableObject<Env> {
 
 // ================================================================== helpers
 
+/** The socket error code for a room failure. */
+function socketCode(code: Failure["code"]): SocketErrorCode {
+  return code === "rate_limited" || code === "forbidden" || code === "not_found" ? code : "invalid_frame";
+}
+
 function activityFrame(a: ActiveUser, on: boolean): ServerFrame {
   return { type: "typing", userId: a.id, username: a.username, typing: on, activity: a.activity };
 }
@@ -531,6 +535,8 @@ function parseFrame(raw: string): { ok: true; value: ClientFrame } | { ok: false
   const clientId =
     typeof json === "object" && json !== null && "clientId" in json && typeof json.clientId === "string" ? json.clientId.slice(0, 64) : undefined;
   const issue = parsed.error.issues[0];
-  const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
+  // Our own messages are sentences for the user; zod's generic ones get the field name.
+  const mine = issue && /^[A-Z]/.test(issue.message);
+  const where = !mine && issue?.path.length ? `${issue.path.join(".")}: ` : "";
   return { ok: false, message: `${where}${issue?.message ?? "Invalid frame"}`, ...(clientId ? { clientId } : {}) };
 }

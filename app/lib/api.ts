@@ -3,7 +3,17 @@
  * validated against the shared schemas in worker/protocol.ts.
  */
 import { z } from "zod";
-import { Member, RoomList, RoomSnapshot, RoomSummary, UnreadCounts, User } from "../../worker/protocol.ts";
+import {
+  EventsPage,
+  HistoryPage,
+  Member,
+  Message,
+  RoomList,
+  RoomSnapshot,
+  RoomSummary,
+  UnreadCounts,
+  User,
+} from "../../worker/protocol.ts";
 import { request, type RequestOptions } from "./http.ts";
 
 const UserReply = z.object({ user: User });
@@ -11,6 +21,7 @@ const RoomReply = z.object({ room: RoomSummary });
 const RoomInfo = RoomSnapshot.shape.room;
 const RenamedReply = z.object({ room: RoomInfo });
 const MemberReply = z.object({ member: Member });
+const MessageReply = z.object({ message: Message });
 
 /** `{ id, name, ownerId, createdAt }` as returned for a single room. */
 export type RoomInfo = z.infer<typeof RoomInfo>;
@@ -63,4 +74,23 @@ export const api = {
   /** Remove a member (owner), or leave the room (a member removing themself). */
   removeMember: (roomId: string, userId: string) =>
     request("DELETE", `/api/rooms/${enc(roomId)}/members/${enc(userId)}`, null),
+
+  /** Up to `limit` messages older than seq `before`, oldest first, and whether even older ones exist. */
+  history: (roomId: string, before: number, limit = 50, options?: RequestOptions) =>
+    request("GET", `/api/rooms/${enc(roomId)}/messages?before=${before}&limit=${limit}`, HistoryPage, undefined, options),
+
+  /**
+   * Every event after seq `after`, in order (the fallback while the socket is down).
+   * Throws `ApiError` with code `resync_required` (409) when `after` is too old: reload the snapshot.
+   */
+  events: (roomId: string, after: number, options?: RequestOptions) =>
+    request("GET", `/api/rooms/${enc(roomId)}/events?after=${after}`, EventsPage, undefined, options),
+
+  /** Edit one of my messages over HTTP (used when the socket is down). */
+  editMessage: async (roomId: string, messageId: string, text: string) =>
+    (await request("PATCH", `/api/rooms/${enc(roomId)}/messages/${enc(messageId)}`, MessageReply, { text })).message,
+
+  /** Delete a message (mine, or any as the owner) over HTTP (used when the socket is down). */
+  deleteMessage: (roomId: string, messageId: string) =>
+    request("DELETE", `/api/rooms/${enc(roomId)}/messages/${enc(messageId)}`, null),
 };

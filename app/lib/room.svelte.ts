@@ -1,13 +1,19 @@
 /**
  * One open room: its name, my role, members, messages and files, as loaded
- * from `GET /api/rooms/:id` (the snapshot at `seq`) and changed by my actions.
- * The room page makes one instance and calls {@link RoomState.open} with the
- * id in the URL. Live events can be applied with the public mutators
- * (`applySnapshot`, `setName`, `upsertMember`, `dropMember`).
+ * from `GET /api/rooms/:id` (the snapshot at `seq`) and changed by my actions
+ * and by live events. The room page makes one instance and calls
+ * {@link RoomState.open} with the id in the URL; the room socket feeds it
+ * events with {@link RoomState.applyEvent} (idempotent by `seq`).
  */
-import type { Member, Role, RoomSnapshot } from "../../worker/protocol.ts";
+import type { FileInfo, Member, Message, Role, RoomEvent, RoomSnapshot } from "../../worker/protocol.ts";
 import { api, type RoomInfo } from "./api.ts";
 import { ApiError, errorMessage } from "./http.ts";
+
+/** How many older messages one "load older" fetches. */
+const PAGE_SIZE = 50;
+
+/** What {@link RoomState.applyEvent} did with an event. */
+export type ApplyResult = "applied" | "stale" | "gap";
 
 /** Where the page is: loading, showing the room, or one of the failure pages. */
 export type RoomStatus = "loading" | "ready" | "forbidden" | "not_found" | "error";
@@ -24,11 +30,16 @@ export class RoomState {
   #room = $state.raw<RoomInfo | null>(null);
   #role = $state<Role>("member");
   #members = $state.raw<Member[]>([]);
-  #messages = $state.raw<unknown[]>([]);
-  #files = $state.raw<unknown[]>([]);
+  #messages = $state.raw<Message[]>([]);
+  #hasMore = $state(false);
+  #loadingOlder = $state(false);
+  #olderError = $state<string | null>(null);
+  #files = $state.raw<FileInfo[]>([]);
   #seq = $state(0);
   /** Bumped whenever a newer load starts or another room opens; stale replies are dropped. */
   #generation = 0;
+  /** Bumped whenever the message list is replaced wholesale; an older page for a replaced list is dropped. */
+  #listVersion = 0;
 
   /** The room id from the URL. */
   get id(): string {
@@ -64,13 +75,28 @@ export class RoomState {
   /** Members, owner first, then by username. */
   readonly members: Member[] = $derived([...this.#members].sort(memberOrder));
 
-  /** Messages from the snapshot (not rendered yet). */
-  get messages(): unknown[] {
+  /** Stored messages I have loaded, oldest first (by `seq`). Deleted ones have `text: null`. */
+  get messages(): Message[] {
     return this.#messages;
   }
 
-  /** Files from the snapshot (not rendered yet). */
-  get files(): unknown[] {
+  /** Whether older messages than the first loaded one exist (see {@link RoomState.loadOlder}). */
+  get hasMore(): boolean {
+    return this.#hasMore;
+  }
+
+  /** True while an older page is being fetched. */
+  get loadingOlder(): boolean {
+    return this.#loadingOlder;
+  }
+
+  /** Why the last {@link RoomState.loadOlder} failed, or null. */
+  get olderError(): string | null {
+    return this.#olderError;
+  }
+
+  /** Shared files, newest first (from the snapshot, kept current by file events). */
+  get files(): FileInfo[] {
     return this.#files;
   }
 
@@ -87,27 +113,40 @@ export class RoomState {
     this.#role = "member";
     this.#members = [];
     this.#messages = [];
+    this.#hasMore = false;
+    this.#loadingOlder = false;
+    this.#olderError = null;
     this.#files = [];
     this.#seq = 0;
+    this.#listVersion++;
     await this.load();
   }
 
-  /** (Re)load the snapshot of the current room, e.g. after a `resync_required`. */
-  async load(): Promise<void> {
+  /**
+   * (Re)load the snapshot of the current room, e.g. after a `resync_required`.
+   * While the room is already showing, a transient failure keeps it showing
+   * (only losing access — 403/404 — changes `status`).
+   * @returns whether a fresh snapshot was applied.
+   */
+  async load(): Promise<boolean> {
     const generation = ++this.#generation;
-    if (!this.#room) this.#status = "loading";
+    const showing = this.#status === "ready" && this.#room !== null;
+    if (!showing) this.#status = "loading";
     this.#error = null;
     try {
       const snapshot = await api.room(this.#id);
-      if (generation === this.#generation) this.applySnapshot(snapshot);
+      if (generation !== this.#generation) return false;
+      this.applySnapshot(snapshot);
+      return true;
     } catch (err) {
-      if (generation !== this.#generation) return;
+      if (generation !== this.#generation) return false;
       if (err instanceof ApiError && err.status === 403) this.#status = "forbidden";
       else if (err instanceof ApiError && err.status === 404) this.#status = "not_found";
-      else {
+      else if (!showing) {
         this.#error = errorMessage(err);
         this.#status = "error";
       }
+      return false;
     }
   }
 
@@ -117,6 +156,10 @@ export class RoomState {
     this.#role = snapshot.role;
     this.#members = snapshot.members;
     this.#messages = snapshot.messages;
+    this.#hasMore = snapshot.hasMore;
+    this.#loadingOlder = false;
+    this.#olderError = null;
+    this.#listVersion++;
     this.#files = snapshot.files;
     this.#seq = snapshot.seq;
     this.#status = "ready";
@@ -162,5 +205,78 @@ export class RoomState {
   /** Move the state forward to `seq` (for live events). */
   setSeq(seq: number): void {
     this.#seq = seq;
+  }
+
+  /** The loaded message with this id, if any. */
+  message(id: string): Message | undefined {
+    return this.#messages.findLast((m) => m.id === id);
+  }
+
+  /**
+   * Apply one event from the room's log, idempotently: an event at or below
+   * {@link RoomState.seq} is `"stale"` (ignored); one more than `seq` is
+   * `"applied"`; anything further ahead is a `"gap"` (nothing changes — the
+   * caller must fetch what is missing).
+   */
+  applyEvent(event: RoomEvent): ApplyResult {
+    if (event.seq <= this.#seq) return "stale";
+    if (event.seq !== this.#seq + 1) return "gap";
+    switch (event.type) {
+      case "message":
+        if (!this.message(event.message.id)) this.#messages = [...this.#messages, event.message];
+        break;
+      case "message_edited":
+        this.#replace(event.message.id, () => event.message);
+        break;
+      case "message_deleted":
+        this.#replace(event.messageId, (m) => ({ ...m, text: null, deletedAt: m.deletedAt ?? event.ts }));
+        break;
+      case "file_uploaded":
+        if (!this.#files.some((f) => f.file_id === event.file.file_id)) this.#files = [event.file, ...this.#files];
+        break;
+      case "file_deleted":
+        this.#files = this.#files.filter((f) => f.file_id !== event.file_id);
+        break;
+      case "message_read":
+        // Read receipts are shown with read state (a later change); they only move `seq` for now.
+        break;
+    }
+    this.#seq = event.seq;
+    return "applied";
+  }
+
+  /**
+   * Fetch the page of messages before the oldest loaded one and put it in
+   * front. Does nothing when there is nothing older or a fetch is running;
+   * failures land in {@link RoomState.olderError}.
+   */
+  async loadOlder(): Promise<void> {
+    const oldest = this.#messages[0];
+    if (!this.#hasMore || this.#loadingOlder || !oldest) return;
+    const id = this.#id;
+    const version = this.#listVersion;
+    this.#loadingOlder = true;
+    this.#olderError = null;
+    try {
+      const page = await api.history(id, oldest.seq, PAGE_SIZE);
+      // The list was replaced meanwhile (another room, a fresh snapshot): this page no longer fits.
+      if (version !== this.#listVersion) return;
+      // All older than what we have (`before` is exclusive), so nothing repeats.
+      this.#messages = [...page.messages.filter((m) => m.seq < oldest.seq), ...this.#messages];
+      this.#hasMore = page.hasMore;
+    } catch (err) {
+      if (version === this.#listVersion) this.#olderError = errorMessage(err);
+    } finally {
+      if (version === this.#listVersion) this.#loadingOlder = false;
+    }
+  }
+
+  #replace(id: string, change: (m: Message) => Message): void {
+    const i = this.#messages.findLastIndex((m) => m.id === id);
+    // Not loaded (older than the first page): it will come with its current state when paged in.
+    if (i < 0) return;
+    const next = [...this.#messages];
+    next[i] = change(next[i]!);
+    this.#messages = next;
   }
 }

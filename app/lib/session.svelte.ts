@@ -15,6 +15,8 @@ const NO_UNREAD: UnreadCounts = { total: 0, rooms: {} };
 export class Session {
   #me = $state.raw<User | null>(null);
   #unread = $state.raw<UnreadCounts>(NO_UNREAD);
+  /** True once the server's complete counts arrived (then a room not listed has 0). */
+  #complete = $state(false);
   /** True once we know whether someone is signed in (asked the server, or signed in/out here). */
   #resolved = false;
   /** Bumped on every sign-in/out so a slow unread fetch cannot overwrite a newer session. */
@@ -41,14 +43,19 @@ export class Session {
   /** The document title: "(3) Parley" when there is something unread, else "Parley". */
   readonly title: string = $derived(this.#unread.total > 0 ? `(${this.#unread.total}) Parley` : "Parley");
 
-  /** Unread count for one room; `fallback` (e.g. the room list's own count) when the badge has no entry for it. */
+  /**
+   * Unread count for one room. Once the server's complete counts are known a
+   * room without an entry has 0; before that, `fallback` (e.g. the room
+   * list's own count).
+   */
   unreadFor(roomId: string, fallback = 0): number {
-    return this.#unread.rooms[roomId] ?? fallback;
+    return this.#unread.rooms[roomId] ?? (this.#complete ? 0 : fallback);
   }
 
-  /** Replace all unread counts (from `GET /api/me/unread` or a live update). */
+  /** Replace all unread counts with the server's complete ones (`GET /api/me/unread`, or the badge socket on connect). */
   setUnread(counts: UnreadCounts): void {
     this.#unread = { total: Math.max(0, counts.total), rooms: { ...counts.rooms } };
+    this.#complete = true;
   }
 
   /** Set one room's unread count and adjust the total to match. */
@@ -127,6 +134,7 @@ export class Session {
     this.#resolved = true;
     this.#me = user;
     this.#unread = NO_UNREAD;
+    this.#complete = false;
   }
 }
 

@@ -20,7 +20,7 @@ let server;
 let baseUrl = process.env.E2E_BASE_URL;
 if (!baseUrl) {
   const port = process.env.E2E_PORT ?? "8799";
-  const state = `${root}/.wrangler/e2e-state`;
+  const state = `${root}/.wrangler/e2e-state-${port}`;
   rmSync(state, { recursive: true, force: true });
   const migrate = spawnSync(node, [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
     cwd: root,

@@ -1,0 +1,125 @@
+/**
+ * My messages that are not stored yet: shown at once as optimistic copies,
+ * resent with the same `clientId` until the room acknowledges them (the
+ * server never stores a `clientId` twice), or marked failed for the user to
+ * retry or discard. The room socket owns one per open room.
+ */
+
+/** "pending": on its way (or waiting for a connection / a rate-limit pause); "failed": refused, needs the user. */
+export type OutboxState = "pending" | "failed";
+
+/** One unsent (or unacknowledged) message. */
+export interface OutboxEntry {
+  /** The UUID that makes the send idempotent; kept across retries. */
+  readonly clientId: string;
+  /** The text as it will be stored (trimmed). */
+  readonly text: string;
+  /** When I pressed Send (ms since epoch; local clock). */
+  readonly createdAt: number;
+  readonly state: OutboxState;
+  /** Why it failed (a sentence for the user), when `state` is "failed". */
+  readonly error: string | null;
+  /** While rate-limited: don't resend before this time (ms since epoch). */
+  readonly retryAt: number | null;
+  /** Acknowledged as stored at this seq, but that event is not applied yet. */
+  readonly ackedSeq: number | null;
+}
+
+/** The outbox of one room, in the order the messages were written. */
+export class Outbox {
+  #entries = $state.raw<OutboxEntry[]>([]);
+  readonly #resend: (entry: OutboxEntry) => void;
+  readonly #newId: () => string;
+  /** Ends the earliest rate-limit pause. */
+  #pauseTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * @param resend sends an entry again when its rate-limit pause is over.
+   * @param newId makes client ids (UUIDs).
+   */
+  constructor(resend: (entry: OutboxEntry) => void, newId: () => string = () => crypto.randomUUID()) {
+    this.#resend = resend;
+    this.#newId = newId;
+  }
+
+  /** Every entry, oldest first. */
+  get entries(): readonly OutboxEntry[] {
+    return this.#entries;
+  }
+
+  /** The entry with this client id, if any. */
+  get(clientId: string): OutboxEntry | undefined {
+    return this.#entries.find((e) => e.clientId === clientId);
+  }
+
+  /** Queue a new message (already validated and trimmed). */
+  add(text: string, now = Date.now()): OutboxEntry {
+    const entry: OutboxEntry = {
+      clientId: this.#newId(),
+      text,
+      createdAt: now,
+      state: "pending",
+      error: null,
+      retryAt: null,
+      ackedSeq: null,
+    };
+    this.#entries = [...this.#entries, entry];
+    return entry;
+  }
+
+  /** Change fields of one entry. Returns the updated entry, or undefined if it is gone. */
+  update(clientId: string, changes: Partial<Omit<OutboxEntry, "clientId" | "text" | "createdAt">>): OutboxEntry | undefined {
+    let updated: OutboxEntry | undefined;
+    this.#entries = this.#entries.map((e) => (e.clientId === clientId ? (updated = { ...e, ...changes }) : e));
+    return updated;
+  }
+
+  /** Forget an entry (it was stored, or the user discarded it). Returns whether it was there. */
+  remove(clientId: string): boolean {
+    const before = this.#entries.length;
+    this.#entries = this.#entries.filter((e) => e.clientId !== clientId);
+    return this.#entries.length !== before;
+  }
+
+  /** Hold an entry back for `ms` (the server said `rate_limited`); it is resent when the pause is over. */
+  pause(clientId: string, ms: number, now = Date.now()): void {
+    if (this.update(clientId, { retryAt: now + ms })) this.#schedulePauses(now);
+  }
+
+  /** Cancel the pause timer (leaving the page). Entries stay as they are. */
+  dispose(): void {
+    clearTimeout(this.#pauseTimer);
+    this.#pauseTimer = undefined;
+  }
+
+  #schedulePauses(now = Date.now()): void {
+    clearTimeout(this.#pauseTimer);
+    this.#pauseTimer = undefined;
+    const next = Math.min(...this.#entries.map((e) => e.retryAt ?? Infinity));
+    if (next === Infinity) return;
+    this.#pauseTimer = setTimeout(() => this.#endPauses(), Math.max(0, next - now));
+  }
+
+  #endPauses(now = Date.now()): void {
+    const due = this.#entries.filter((e) => e.retryAt !== null && e.retryAt <= now).map((e) => e.clientId);
+    for (const clientId of due) {
+      const entry = this.update(clientId, { retryAt: null });
+      if (entry?.state === "pending") this.#resend(entry);
+    }
+    this.#schedulePauses(now);
+  }
+
+  /**
+   * Drop every entry whose message is stored: acknowledged at a seq the room
+   * has reached, or `isStored` says the room has it (e.g. in a fresh snapshot).
+   */
+  settle(roomSeq: number, isStored: (clientId: string) => boolean = () => false): void {
+    const keep = this.#entries.filter((e) => !(e.ackedSeq !== null && e.ackedSeq <= roomSeq) && !isStored(e.clientId));
+    if (keep.length !== this.#entries.length) this.#entries = keep;
+  }
+
+  /** Entries to (re)send now: pending, not acknowledged, and not paused by a rate limit. */
+  sendable(now = Date.now()): OutboxEntry[] {
+    return this.#entries.filter((e) => e.state === "pending" && e.ackedSeq === null && (e.retryAt === null || e.retryAt <= now));
+  }
+}
