@@ -27,6 +27,9 @@ const MessageReply = z.object({ message: Message });
 export type RoomInfo = z.infer<typeof RoomInfo>;
 
 /** Username and password as typed into the sign-in form. */
+/** The answer to a read-cursor move. */
+const ReadReply = z.object({ readSeq: z.number(), unread: z.number(), changed: z.boolean() });
+
 export interface CredentialsInput {
   username: string;
   password: string;
@@ -74,6 +77,12 @@ export const api = {
   /** Remove a member (owner), or leave the room (a member removing themself). */
   removeMember: (roomId: string, userId: string) =>
     request("DELETE", `/api/rooms/${enc(roomId)}/members/${enc(userId)}`, null),
+
+  /** Mark read up to `seq` (forward only). */
+  markRead: (roomId: string, seq: number) => request("POST", `/api/rooms/${enc(roomId)}/read`, ReadReply, { seq }),
+
+  /** Mark unread from `seq` on (the cursor moves back before it). */
+  markUnread: (roomId: string, seq: number) => request("POST", `/api/rooms/${enc(roomId)}/unread`, ReadReply, { seq }),
 
   /** Up to `limit` messages older than seq `before`, oldest first, and whether even older ones exist. */
   history: (roomId: string, before: number, limit = 50, options?: RequestOptions) =>

@@ -215,6 +215,23 @@ export class RoomSocket {
     );
   }
 
+  /**
+   * Mark read up to `seq` (a message's seq; the latest for "mark all read").
+   * Shown at once here; the room answers with a receipt, and the new count
+   * reaches every tab's badge through the badge socket. Over HTTP while the
+   * socket is down.
+   */
+  markRead(seq: number): void {
+    const me = this.#room.reads.receipts.find((r) => r.userId === this.#me);
+    this.#room.reads.advance(this.#me, me?.username ?? "", seq);
+    if (!this.#sendFrame({ type: "read", seq })) void api.markRead(this.#room.id, seq).catch(() => undefined);
+  }
+
+  /** Mark unread from `seq` on (the explicit move back); the receipt event updates the view. */
+  markUnread(seq: number): void {
+    if (!this.#sendFrame({ type: "mark_unread", seq })) void api.markUnread(this.#room.id, seq).catch(() => undefined);
+  }
+
   /** The composer's text changed: announce typing (throttled), or stop when it was cleared. */
   composing(text: string): void {
     this.#notifier.input(text);

@@ -5,6 +5,7 @@
  * {@link RoomState.open} with the id in the URL; the room socket feeds it
  * events with {@link RoomState.applyEvent} (idempotent by `seq`).
  */
+import { ReadState } from "./read-state.svelte.ts";
 import type { FileInfo, Member, Message, Role, RoomEvent, RoomSnapshot } from "../../worker/protocol.ts";
 import { api, type RoomInfo } from "./api.ts";
 import { ApiError, errorMessage } from "./http.ts";
@@ -36,6 +37,10 @@ export class RoomState {
   #olderError = $state<string | null>(null);
   #files = $state.raw<FileInfo[]>([]);
   #seq = $state(0);
+  /** Who I am (my cursor is one of the receipts). */
+  #me = "";
+  /** Everyone's read cursors, mine included. */
+  readonly reads = new ReadState();
   /** Bumped whenever a newer load starts or another room opens; stale replies are dropped. */
   #generation = 0;
   /** Bumped whenever the message list is replaced wholesale; an older page for a replaced list is dropped. */
@@ -150,6 +155,11 @@ export class RoomState {
     }
   }
 
+  /** Tell the room who I am, before loading it (read state is relative to me). */
+  setMe(userId: string): void {
+    this.#me = userId;
+  }
+
   /** Replace everything with a server snapshot. */
   applySnapshot(snapshot: RoomSnapshot): void {
     this.#room = snapshot.room;
@@ -162,6 +172,7 @@ export class RoomState {
     this.#listVersion++;
     this.#files = snapshot.files;
     this.#seq = snapshot.seq;
+    this.reads.reset(snapshot.receipts, this.#me);
     this.#status = "ready";
     this.#error = null;
   }
@@ -224,6 +235,7 @@ export class RoomState {
     switch (event.type) {
       case "message":
         if (!this.message(event.message.id)) this.#messages = [...this.#messages, event.message];
+        this.reads.advance(event.message.userId, event.message.username, event.message.seq);
         break;
       case "message_edited":
         this.#replace(event.message.id, () => event.message);
@@ -233,12 +245,13 @@ export class RoomState {
         break;
       case "file_uploaded":
         if (!this.#files.some((f) => f.file_id === event.file.file_id)) this.#files = [event.file, ...this.#files];
+        this.reads.advance(event.file.uploader_id, event.file.uploaded_by, event.seq);
         break;
       case "file_deleted":
         this.#files = this.#files.filter((f) => f.file_id !== event.file_id);
         break;
       case "message_read":
-        // Read receipts are shown with read state (a later change); they only move `seq` for now.
+        this.reads.apply(event.receipt);
         break;
     }
     this.#seq = event.seq;
