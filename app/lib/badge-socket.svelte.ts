@@ -10,6 +10,7 @@
 import { HubFrame, HEARTBEAT, PING_FRAME } from "../../worker/protocol.ts";
 import { Backoff } from "./backoff.ts";
 import { connection } from "./connection.svelte.ts";
+import { desktopNotifications } from "./desktop-notifications.svelte.ts";
 import { Poller } from "./poller.ts";
 import { session } from "./session.svelte.ts";
 
@@ -79,6 +80,9 @@ export class BadgeSocket {
         this.#poller.stop();
         connection.set("connected", "badge");
       } else {
+        if (f.trigger === "new_message" || f.trigger === "file_upload") {
+          for (const [roomId, n] of Object.entries(f.rooms)) desktopNotifications.roomActivity(roomId, n - session.unreadFor(roomId));
+        }
         // Merge the rooms that changed; the frame's total is the server's (it covers every room).
         session.setUnread({ total: f.total, rooms: { ...session.unread.rooms, ...f.rooms } });
       }

@@ -109,3 +109,48 @@ test("mark unread from here and mark all as read move the badge both ways", asyn
   await alice.context.close();
   await bob.context.close();
 });
+
+test("desktop notifications: asked for by a button, shown for rooms you are not viewing", async () => {
+  const alice = await person(browser, "amy");
+  const bob = await person(browser, "bill");
+  // A stand-in Notification API that records what would be shown.
+  await bob.context.addInitScript(() => {
+    const shown: { title: string; body: string }[] = [];
+    (window as unknown as { __shown: typeof shown }).__shown = shown;
+    class FakeNotification {
+      static permission: NotificationPermission = "default";
+      static async requestPermission() {
+        FakeNotification.permission = "granted";
+        return "granted" as NotificationPermission;
+      }
+      onclick: (() => void) | null = null;
+      constructor(title: string, opts?: NotificationOptions) {
+        shown.push({ title, body: opts?.body ?? "" });
+      }
+    }
+    (window as unknown as { Notification: unknown }).Notification = FakeNotification;
+  });
+  await signUp(alice);
+  await signUp(bob);
+  await alice.page.getByTestId("room-name-input").fill("Pings");
+  await alice.page.getByTestId("room-create").click();
+  const link = alice.page.getByTestId("room-link").filter({ hasText: "Pings" });
+  await link.click();
+  await alice.page.getByTestId("member-username").fill(bob.name);
+  await alice.page.getByTestId("member-add").click();
+  await alice.page.getByTestId("member").filter({ hasText: bob.name }).waitFor();
+
+  await bob.page.goto("/rooms");
+  await bob.page.getByTestId("room-link").filter({ hasText: "Pings" }).waitFor();
+  const shown = () => bob.page.evaluate(() => (window as unknown as { __shown: { title: string; body: string }[] }).__shown);
+  await bob.page.getByTestId("notifications-enable").click();
+  await bob.page.getByTestId("notifications-enable").waitFor({ state: "detached" });
+  await bob.page.locator('[data-testid="connection-status"][data-state="connected"]').waitFor({ timeout: 15_000 });
+  await alice.page.getByTestId("composer").fill("ping");
+  await alice.page.getByTestId("composer").press("Enter");
+  await countIs(bob.page, '[data-testid="unread-badge"]', 1);
+  await bob.page.waitForFunction(() => (window as unknown as { __shown: unknown[] }).__shown.length === 1, undefined, { timeout: 15_000 });
+  assert.deepEqual(await shown(), [{ title: "#Pings", body: "1 new message in #Pings" }]);
+  await alice.context.close();
+  await bob.context.close();
+});
