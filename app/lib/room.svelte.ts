@@ -41,6 +41,12 @@ export class RoomState {
   #me = "";
   /** Everyone's read cursors, mine included. */
   readonly reads = new ReadState();
+  /**
+   * Called after every snapshot is applied — on open and on each reload (a
+   * resync) — e.g. to reset the Files panel. Live events reach the page
+   * through the room socket's `onevent`.
+   */
+  onsnapshot: ((snapshot: RoomSnapshot) => void) | null = null;
   /** Bumped whenever a newer load starts or another room opens; stale replies are dropped. */
   #generation = 0;
   /** Bumped whenever the message list is replaced wholesale; an older page for a replaced list is dropped. */
@@ -175,6 +181,7 @@ export class RoomState {
     this.reads.reset(snapshot.receipts, this.#me);
     this.#status = "ready";
     this.#error = null;
+    this.onsnapshot?.(snapshot);
   }
 
   /** Rename the room (owner only). @throws {ApiError} */

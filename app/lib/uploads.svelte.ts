@@ -1,0 +1,219 @@
+/**
+ * The uploads of one room page: a queue of files on their way to
+ * `POST /api/rooms/:id/files`, at most {@link UPLOAD_CONCURRENCY} at a time,
+ * each with its progress (XMLHttpRequest upload events), a thumbnail made
+ * first for images, cancel, and — when it fails — the reason in words with
+ * retry (same `clientId`, so a retry after a lost answer never stores the
+ * file twice) and dismiss.
+ */
+import type { FileInfo } from "../../worker/protocol.ts";
+import { sendUpload, UploadError, type UploadInput, type UploadRequest } from "./files-api.ts";
+import { makeThumbnail } from "./thumbnail.ts";
+
+/** Run at most this many uploads at once. */
+export const UPLOAD_CONCURRENCY = 2;
+/** The server's limit (100 MiB). */
+export const MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
+/** Keep a finished upload on show this long (a full bar), then drop it. */
+export const DONE_LINGER_MS = 1_200;
+
+/** Where an upload is. */
+export type UploadStatus = "queued" | "uploading" | "failed" | "done";
+
+/** One upload, as the UI shows it. */
+export interface UploadEntry {
+  /** The upload's `clientId` (also its key). */
+  readonly id: string;
+  readonly name: string;
+  readonly size: number;
+  readonly description: string;
+  readonly status: UploadStatus;
+  /** 0–100. */
+  readonly progress: number;
+  /** Why it failed, in words (when `status` is "failed"). */
+  readonly error: string | null;
+}
+
+/** Options for {@link Uploads}. */
+export interface UploadsOptions {
+  /** The room the uploads go to (read when each upload starts). */
+  roomId: () => string;
+  /** Called with each stored file (also for a retry the server recognised). */
+  onuploaded?: (file: FileInfo) => void;
+  /** How many uploads run at once. */
+  concurrency?: number;
+  /** The transport (injectable for tests). */
+  send?: (input: UploadInput) => UploadRequest;
+  /** Thumbnail maker (injectable for tests). */
+  thumbnail?: (file: File) => Promise<Blob | null>;
+}
+
+/** The failure of an upload of `name`, as a sentence. */
+export function describeUploadError(err: unknown, name: string): string {
+  if (err instanceof UploadError) {
+    if (err.status === 413) return `“${name}” is larger than the 100 MB limit`;
+    if (err.status === 403) return "You are no longer a member of this room";
+    if (err.status === 0) return "Network error — check your connection";
+    return err.message;
+  }
+  return "The upload failed. Please try again.";
+}
+
+interface Job {
+  file: File;
+  roomId: string;
+  request: UploadRequest | null;
+  cancelled: boolean;
+}
+
+/** The upload queue of one room page. See the module comment. */
+export class Uploads {
+  #entries = $state.raw<UploadEntry[]>([]);
+  /** Upload id → what is needed to (re)send it. Not reactive: the UI reads `entries`. */
+  #jobs: Record<string, Job> = {};
+  #timers: ReturnType<typeof setTimeout>[] = [];
+  readonly #options: UploadsOptions;
+  readonly #concurrency: number;
+  #running = 0;
+  #disposed = false;
+
+  /** @param options see {@link UploadsOptions}. */
+  constructor(options: UploadsOptions) {
+    this.#options = options;
+    this.#concurrency = Math.max(1, options.concurrency ?? UPLOAD_CONCURRENCY);
+  }
+
+  /** Every upload on show, in the order added. */
+  get entries(): UploadEntry[] {
+    return this.#entries;
+  }
+
+  /** Whether anything is waiting or uploading. */
+  readonly busy: boolean = $derived(this.#entries.some((e) => e.status === "queued" || e.status === "uploading"));
+
+  /**
+   * Queue files for upload, each with `description`. Files over the limit fail
+   * at once, without being sent.
+   * @returns the new uploads' ids.
+   */
+  add(files: Iterable<File>, description = ""): string[] {
+    if (this.#disposed) return [];
+    const ids: string[] = [];
+    const added: UploadEntry[] = [];
+    for (const file of files) {
+      const id = crypto.randomUUID();
+      const tooBig = file.size > MAX_UPLOAD_BYTES;
+      this.#jobs[id] = { file, roomId: this.#options.roomId(), request: null, cancelled: false };
+      added.push({
+        id,
+        name: file.name,
+        size: file.size,
+        description,
+        status: tooBig ? "failed" : "queued",
+        progress: 0,
+        error: tooBig ? `“${file.name}” is larger than the 100 MB limit` : null,
+      });
+      ids.push(id);
+    }
+    this.#entries = [...this.#entries, ...added];
+    this.#pump();
+    return ids;
+  }
+
+  /** Stop an upload (queued or in flight) and drop it from the list. */
+  cancel(id: string): void {
+    const job = this.#jobs[id];
+    if (job) {
+      job.cancelled = true;
+      job.request?.abort();
+    }
+    this.dismiss(id);
+  }
+
+  /** Send a failed upload again, with the same `clientId`. */
+  retry(id: string): void {
+    const entry = this.#entry(id);
+    if (!entry || entry.status !== "failed" || entry.size > MAX_UPLOAD_BYTES) return;
+    this.#update(id, { status: "queued", progress: 0, error: null });
+    this.#pump();
+  }
+
+  /** Drop an upload from the list (a failed one, or any the user no longer wants to see). */
+  dismiss(id: string): void {
+    delete this.#jobs[id];
+    this.#entries = this.#entries.filter((e) => e.id !== id);
+  }
+
+  /** Abort everything and stop timers (the page is going away). */
+  dispose(): void {
+    this.#disposed = true;
+    for (const job of Object.values(this.#jobs)) {
+      job.cancelled = true;
+      job.request?.abort();
+    }
+    this.#jobs = {};
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers = [];
+    this.#entries = [];
+  }
+
+  #entry(id: string): UploadEntry | undefined {
+    return this.#entries.find((e) => e.id === id);
+  }
+
+  #update(id: string, change: Partial<Omit<UploadEntry, "id">>): void {
+    if (!this.#entry(id)) return;
+    this.#entries = this.#entries.map((e) => (e.id === id ? { ...e, ...change } : e));
+  }
+
+  /** Start queued uploads while there is room. */
+  #pump(): void {
+    while (!this.#disposed && this.#running < this.#concurrency) {
+      const next = this.#entries.find((e) => e.status === "queued");
+      if (!next) return;
+      this.#update(next.id, { status: "uploading", progress: 0 });
+      this.#running++;
+      void this.#run(next.id).finally(() => {
+        this.#running--;
+        this.#pump();
+      });
+    }
+  }
+
+  async #run(id: string): Promise<void> {
+    const job = this.#jobs[id];
+    const entry = this.#entry(id);
+    if (!job || !entry) return;
+    const make = this.#options.thumbnail ?? makeThumbnail;
+    const thumbnail = await make(job.file).catch(() => null);
+    if (job.cancelled) return;
+    const send = this.#options.send ?? sendUpload;
+    try {
+      job.request = send({
+        roomId: job.roomId,
+        clientId: id,
+        file: job.file,
+        description: entry.description,
+        thumbnail,
+        onprogress: (percent) => {
+          if (!job.cancelled) this.#update(id, { progress: Math.round(percent) });
+        },
+      });
+      const reply = await job.request.done;
+      job.request = null;
+      if (job.cancelled) return;
+      this.#options.onuploaded?.(reply.file);
+      this.#update(id, { status: "done", progress: 100, error: null });
+      delete this.#jobs[id];
+      const timer = setTimeout(() => {
+        this.#timers = this.#timers.filter((t) => t !== timer);
+        this.#entries = this.#entries.filter((e) => e.id !== id);
+      }, DONE_LINGER_MS);
+      this.#timers.push(timer);
+    } catch (err) {
+      job.request = null;
+      if (job.cancelled || (err instanceof DOMException && err.name === "AbortError")) return;
+      this.#update(id, { status: "failed", error: describeUploadError(err, job.file.name) });
+    }
+  }
+}
