@@ -361,7 +361,14 @@ export const ServerFrame = z.union([
       /** "typing" (default) or "uploading" (a file upload is in flight). */
       activity: z.enum(["typing", "uploading"]).optional(),
     }),
+    /** Who has the room open: the full list, sent to a socket when it connects. */
     z.object({ type: z.literal("presence"), users: z.array(z.object({ userId: z.string(), username: z.string() })) }),
+    /** Changes since: users who opened the room (their first socket) or left it (their last), batched. */
+    z.object({
+      type: z.literal("presence_changed"),
+      online: z.array(z.object({ userId: z.string(), username: z.string() })),
+      offline: z.array(z.string()),
+    }),
     z.object({ type: z.literal("pong") }),
   ]),
 ]);

@@ -59,6 +59,9 @@ export type SendOutcome = { ok: true; message: Message; seq: number; duplicate: 
 /** An upload shows "… is uploading" at most this long if nobody clears it (the Worker died mid-upload). */
 const UPLOADING_TTL_MS = 10 * 60 * 1000;
 
+/** Presence changes are sent in batches this long apart. */
+const PRESENCE_BATCH_MS = 250;
+
 /** The least time between two pushes to the hubs while changes keep coming (the first goes at once). */
 const FLUSH_GAP_MS = 40;
 
@@ -71,6 +74,8 @@ export class Room extends DurableObject<Env> {
   private flushing: Promise<void> | undefined;
   private flushAgain = false;
   private lastTrigger: CountTrigger = "new_message";
+  private readonly presenceQueue = new Map<string, { username: string; online: boolean }>();
+  private presenceTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -99,7 +104,6 @@ export class Room extends DurableObject<Env> {
     for (const userId of removed) {
       for (const ws of this.ctx.getWebSockets(userTag(userId))) safeClose(ws, CLOSE.policy, "removed from room");
     }
-    if (removed.length) this.broadcastPresence();
     await this.flushCounts("membership");
     return this.store.members();
   }
@@ -264,7 +268,8 @@ export class Room extends DurableObject<Env> {
       else send(server, { type: "resync_required", seq: head });
     }
     send(server, { type: "live", seq: head });
-    this.broadcastPresence();
+    send(server, { type: "presence", users: this.presence() });
+    if (this.ctx.getWebSockets(userTag(userId)).length === 1) this.presenceChanged(userId, username, true);
     for (const t of this.store.activities(Date.now())) send(server, activityFrame(t, true));
     await this.ensureAlarm();
     return new Response(null, { status: 101, webSocket: client });
@@ -464,21 +469,37 @@ export class Room extends DurableObject<Env> {
     for (const ws of this.openSockets()) if (ws !== except) trySend(ws, data);
   }
 
-  private broadcastPresence(): void {
-    this.broadcastEphemeral({ type: "presence", users: this.presence() });
+  /**
+   * Someone opened the room (first socket) or left it (last socket). Changes
+   * are batched for PRESENCE_BATCH_MS and go out as one small frame, so a
+   * reconnect storm of n clients costs about n/batch frames per socket, not
+   * n full lists (n²). Presence is ephemeral: a batch lost to an eviction is
+   * repaired by the full list every socket gets when it (re)connects.
+   */
+  private presenceChanged(userId: string, username: string, online: boolean): void {
+    this.presenceQueue.set(userId, { username, online });
+    if (this.presenceTimer) return;
+    this.presenceTimer = setTimeout(() => {
+      this.presenceTimer = undefined;
+      const changes = [...this.presenceQueue];
+      this.presenceQueue.clear();
+      const frame: ServerFrame = {
+        type: "presence_changed",
+        online: changes.filter(([, c]) => c.online).map(([id, c]) => ({ userId: id, username: c.username })),
+        offline: changes.filter(([, c]) => !c.online).map(([id]) => id),
+      };
+      this.broadcastEphemeral(frame);
+    }, PRESENCE_BATCH_MS);
   }
 
   /** A socket closed: clear its user's typing if it was their last, and tell the others. */
   private socketGone(ws: WebSocket): void {
     const att = attachment(ws);
     if (!att) return;
-    const stillHere = this.openSockets().some((s) => s !== ws && attachment(s)?.userId === att.userId);
-    if (!stillHere) for (const t of this.store.clearActivity(att.userId)) this.broadcastEphemeral(activityFrame(t, false), ws);
-    const data = JSON.stringify({
-      type: "presence",
-      users: this.presence().filter((u) => u.userId !== att.userId || stillHere),
-    } satisfies ServerFrame);
-    for (const s of this.openSockets()) if (s !== ws) trySend(s, data);
+    const stillHere = this.ctx.getWebSockets(userTag(att.userId)).some((s) => s !== ws && s.readyState === WebSocket.OPEN);
+    if (stillHere) return;
+    for (const t of this.store.clearActivity(att.userId)) this.broadcastEphemeral(activityFrame(t, false), ws);
+    this.presenceChanged(att.userId, att.username, false);
   }
 
   /** Keep an alarm scheduled while sockets are open or someone is typing. */

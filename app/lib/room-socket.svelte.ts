@@ -456,6 +456,10 @@ export class RoomSocket {
         this.#online.clear();
         for (const user of frame.users) this.#online.add(user.userId);
         return;
+      case "presence_changed":
+        for (const user of frame.online) this.#online.add(user.userId);
+        for (const id of frame.offline) this.#online.delete(id);
+        return;
       case "pong":
         return;
     }

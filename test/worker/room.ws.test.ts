@@ -72,9 +72,11 @@ describe("the room socket", () => {
     const { roomId, alice, bob } = await roomWithTwo();
     const a = await TestSocket.open(roomId, alice);
     const b = await TestSocket.open(roomId, bob);
+    // Bob got the full list on connecting; Alice hears that Bob came online.
+    expect(await b.waitFor((f) => f.type === "presence")).toMatchObject({ users: expect.arrayContaining([{ userId: alice.id, username: alice.username }]) });
     await a.until(
-      () => a.frames.some((f) => f.type === "presence" && f.users.length === 2),
-      "presence of both",
+      () => a.frames.some((f) => f.type === "presence_changed" && f.online.some((u) => u.userId === bob.id)),
+      "bob online",
     );
     b.send({ type: "typing", typing: true });
     const typing = await a.waitFor((f) => f.type === "typing" && f.typing);
@@ -85,8 +87,7 @@ describe("the room socket", () => {
     b.close();
     await a.until(
       () => {
-        const last = a.frames.filter((f) => f.type === "presence").at(-1);
-        return last?.type === "presence" && last.users.length === 1 && last.users[0]!.userId === alice.id;
+        return a.frames.some((f) => f.type === "presence_changed" && f.offline.includes(bob.id));
       },
       "presence without bob",
     );
@@ -289,8 +290,7 @@ describe("R12 a half-open connection", () => {
     expect(await b.waitClosed()).toMatchObject({ code: CLOSE.idle });
     await a.waitFor((f) => f.type === "typing" && !f.typing && f.userId === bob.id);
     await a.until(() => {
-      const last = a.frames.filter((f) => f.type === "presence").at(-1);
-      return last?.type === "presence" && last.users.every((u) => u.userId !== bob.id);
+      return a.frames.some((f) => f.type === "presence_changed" && f.offline.includes(bob.id));
     }, "presence without bob");
     // Alice pings (auto-response), so the same alarm keeps her.
     expect(a.closed).toBeUndefined();
