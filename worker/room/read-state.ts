@@ -73,22 +73,36 @@ export class ReadState {
     this.queueWhere("user_id = ?", version, userId);
   }
 
-  private queueWhere(where: string, version: number, ...args: SqlStorageValue[]): void {
+  /**
+   * The outbox's own version counter: every queueing gets a higher number than
+   * any before it, so "delivered up to version v" is exact, and the hubs'
+   * newest-wins rule holds per (user, room).
+   */
+  private nextVersion(): number {
+    return this.sql
+      .exec<{ v: number }>(
+        `INSERT INTO meta (key, value) VALUES ('outbox_version', 1)
+         ON CONFLICT (key) DO UPDATE SET value = value + 1 RETURNING value AS v`,
+      )
+      .one().v;
+  }
+
+  private queueWhere(where: string, _version: number, ...args: SqlStorageValue[]): void {
     this.sql.exec(
       `INSERT INTO count_outbox (user_id, n, version) SELECT user_id, unread, ? FROM members WHERE ${where}
        ON CONFLICT (user_id) DO UPDATE SET n = excluded.n, version = excluded.version`,
-      version,
+      this.nextVersion(),
       ...args,
     );
   }
 
   /** Queue a zero for someone who left, so their badge drops the room. */
-  queueGone(userId: string, version: number): void {
+  queueGone(userId: string, _version: number): void {
     this.sql.exec(
       `INSERT INTO count_outbox (user_id, n, version) VALUES (?, 0, ?)
        ON CONFLICT (user_id) DO UPDATE SET n = 0, version = excluded.version`,
       userId,
-      version,
+      this.nextVersion(),
     );
   }
 
@@ -100,14 +114,18 @@ export class ReadState {
       .map((r) => ({ userId: r.user_id, n: r.n, version: r.version }));
   }
 
-  /** The hubs have these: forget them unless a newer version was queued meanwhile. */
+  /**
+   * The hubs have these: forget them, unless a newer version was queued
+   * meanwhile (it has a higher version than anything delivered). Set-based:
+   * the id list becomes one lookup table, not a scan per row.
+   */
   delivered(updates: CountUpdate[]): void {
     if (!updates.length) return;
+    const upTo = updates.reduce((m, u) => Math.max(m, u.version), 0);
     this.sql.exec(
-      `DELETE FROM count_outbox WHERE EXISTS (
-         SELECT 1 FROM json_each(?) j
-         WHERE j.value ->> 'userId' = count_outbox.user_id AND j.value ->> 'version' >= count_outbox.version)`,
-      JSON.stringify(updates),
+      "DELETE FROM count_outbox WHERE version <= ? AND user_id IN (SELECT value FROM json_each(?))",
+      upTo,
+      JSON.stringify(updates.map((u) => u.userId)),
     );
   }
 }
