@@ -13,20 +13,11 @@ import { hubShardName, hubShards } from "../../worker/lib/hub";
 import { HubFrame } from "../../worker/protocol";
 import { ResilientClient } from "./clients";
 import { addMember, createRoom, ORIGIN, register, type TestUser } from "./helpers";
+import { rng } from "./rng";
 
 const ROUNDS = Number(env.CHAOS_ROUNDS);
 const CLIENTS = 50;
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A badge tab that reconnects, applying full and partial counts like the SPA. */
 class BadgeClient {

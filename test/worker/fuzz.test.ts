@@ -9,23 +9,13 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ErrorBody, SOCKET_ERROR_CODES, type ServerFrame } from "../../worker/protocol";
 import { call, ORIGIN, roomWithTwo } from "./helpers";
+import { rng } from "./rng";
 import { TestSocket } from "./socket";
 import { exports } from "cloudflare:workers";
 
 const SEED = 20261126;
 const ITERATIONS = Number(env.FUZZ_ITERATIONS);
 
-/** mulberry32: small, fast, deterministic. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function generator(seed: number) {
   const r = rng(seed);

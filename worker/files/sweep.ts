@@ -8,7 +8,7 @@
  */
 import { and, eq, isNull, lt } from "drizzle-orm";
 import { files, users } from "../db/schema";
-import { announce } from "../routes/files";
+import { announce, fileColumns, toInfo } from "../routes/files";
 import type { DB } from "../types";
 
 export const PENDING_MAX_AGE_MS = 60 * 60 * 1000;
@@ -25,23 +25,11 @@ export async function sweepFiles(env: Env, db: DB, now = Date.now()): Promise<{ 
     await db.delete(files).where(eq(files.id, f.id));
   }
   const unannounced = await db
-    .select({
-      file_id: files.id,
-      room_id: files.roomId,
-      filename: files.name,
-      file_type: files.type,
-      file_size: files.size,
-      uploaded_by: users.username,
-      uploader_id: files.uploaderId,
-      uploaded_at: files.createdAt,
-      description: files.description,
-      thumbKey: files.thumbKey,
-      seq: files.seq,
-    })
+    .select(fileColumns)
     .from(files)
     .innerJoin(users, eq(users.id, files.uploaderId))
     .where(and(eq(files.state, "ready"), isNull(files.seq), lt(files.createdAt, now - ANNOUNCE_AFTER_MS)))
     .limit(500);
-  for (const { thumbKey, ...f } of unannounced) await announce(env, db, { ...f, has_thumbnail: thumbKey !== null });
+  for (const row of unannounced) await announce(env, db, toInfo(row));
   return { removed: stale.length, announced: unannounced.length };
 }

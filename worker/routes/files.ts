@@ -28,7 +28,8 @@ export function maxUploadBytes(env: Env): number {
   return Number.isSafeInteger(n) && n >= 0 ? n : 104_857_600;
 }
 
-const fileColumns = {
+/** The columns that make a FileInfo (with `thumbKey`, see toInfo). */
+export const fileColumns = {
   file_id: files.id,
   room_id: files.roomId,
   filename: files.name,
@@ -43,7 +44,7 @@ const fileColumns = {
 };
 
 type FileRow = { thumbKey: string | null } & Omit<FileInfo, "has_thumbnail">;
-const toInfo = ({ thumbKey, ...f }: FileRow): FileInfo => ({ ...f, has_thumbnail: thumbKey !== null });
+export const toInfo = ({ thumbKey, ...f }: FileRow): FileInfo => ({ ...f, has_thumbnail: thumbKey !== null });
 
 /** Ready files of a room, newest first, optionally filtered by name. */
 export async function listFiles(db: DB, roomId: string, opts: { q?: string; before?: string; limit: number }) {
