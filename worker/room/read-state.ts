@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS count_outbox (
 ) WITHOUT ROWID;
 `;
 
-/** One member's new count, versioned by the room's head when it was computed. */
+/** One member's new count, with the outbox version it was queued at (newer wins at the hub). */
 export interface CountUpdate {
   userId: string;
   n: number;
@@ -46,13 +46,13 @@ export class ReadState {
   /** A countable item by `authorId` was stored at `seq`: one more for every other member. */
   itemAdded(authorId: string, seq: number): void {
     this.sql.exec("UPDATE members SET unread = unread + 1 WHERE user_id != ? AND read_seq < ?", authorId, seq);
-    this.queueWhere("user_id != ? AND read_seq < ?", seq, authorId, seq);
+    this.queueWhere("user_id != ? AND read_seq < ?", authorId, seq);
   }
 
   /** A countable item at `seq` by `authorId` was deleted: one fewer for those who had not read it. */
-  itemRemoved(authorId: string, seq: number, version: number): void {
+  itemRemoved(authorId: string, seq: number): void {
     this.sql.exec("UPDATE members SET unread = MAX(0, unread - 1) WHERE user_id != ? AND read_seq < ?", authorId, seq);
-    this.queueWhere("user_id != ? AND read_seq < ?", version, authorId, seq);
+    this.queueWhere("user_id != ? AND read_seq < ?", authorId, seq);
   }
 
   /**
@@ -69,8 +69,8 @@ export class ReadState {
   }
 
   /** Queue one member's current count (after a cursor move, or on joining). */
-  queueMember(userId: string, version: number): void {
-    this.queueWhere("user_id = ?", version, userId);
+  queueMember(userId: string): void {
+    this.queueWhere("user_id = ?", userId);
   }
 
   /**
@@ -87,7 +87,7 @@ export class ReadState {
       .one().v;
   }
 
-  private queueWhere(where: string, _version: number, ...args: SqlStorageValue[]): void {
+  private queueWhere(where: string, ...args: SqlStorageValue[]): void {
     this.sql.exec(
       `INSERT INTO count_outbox (user_id, n, version) SELECT user_id, unread, ? FROM members WHERE ${where}
        ON CONFLICT (user_id) DO UPDATE SET n = excluded.n, version = excluded.version`,
@@ -97,7 +97,7 @@ export class ReadState {
   }
 
   /** Queue a zero for someone who left, so their badge drops the room. */
-  queueGone(userId: string, _version: number): void {
+  queueGone(userId: string): void {
     this.sql.exec(
       `INSERT INTO count_outbox (user_id, n, version) VALUES (?, 0, ?)
        ON CONFLICT (user_id) DO UPDATE SET n = 0, version = excluded.version`,

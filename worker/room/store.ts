@@ -224,7 +224,7 @@ export class RoomStore {
       const event = this.append({ type: "message", message }, now);
       this.reads.itemAdded(actor.id, message.seq);
       // The sender has read everything up to their own message.
-      if (this.reads.moveCursor(actor.id, message.seq, false)) this.reads.queueMember(actor.id, message.seq);
+      if (this.reads.moveCursor(actor.id, message.seq, false)) this.reads.queueMember(actor.id);
       return { message, event };
     });
   }
@@ -263,7 +263,7 @@ export class RoomStore {
         messageId,
       );
       const event = this.append({ type: "message_deleted", messageId, userId: row.user_id }, now);
-      this.reads.itemRemoved(row.user_id, row.seq, event.seq);
+      this.reads.itemRemoved(row.user_id, row.seq);
       return { ok: true, event } as const;
     });
   }
@@ -295,7 +295,7 @@ export class RoomStore {
       const target = Math.max(0, Math.min(upTo, this.head()));
       if (!this.reads.moveCursor(actor.id, target, back)) return { event: null, unread: this.member(actor.id)?.unread ?? 0 };
       const event = this.append({ type: "message_read", receipt: { userId: actor.id, username: actor.username, upTo: target } }, now);
-      this.reads.queueMember(actor.id, event.seq);
+      this.reads.queueMember(actor.id);
       return { event, unread: this.member(actor.id)?.unread ?? 0 };
     });
   }
@@ -321,7 +321,7 @@ export class RoomStore {
       const before = new Set(this.members().map((m) => m.userId));
       const head = this.head();
       for (const m of list) {
-        if (!before.has(m.userId)) this.reads.queueMember(m.userId, head);
+        if (!before.has(m.userId)) this.reads.queueMember(m.userId);
         this.sql.exec(
           `INSERT INTO members (user_id, username, role, read_seq) VALUES (?, ?, ?, ?)
            ON CONFLICT (user_id) DO UPDATE SET username = excluded.username, role = excluded.role`,
@@ -333,7 +333,7 @@ export class RoomStore {
         before.delete(m.userId);
       }
       for (const gone of before) {
-        this.reads.queueGone(gone, head);
+        this.reads.queueGone(gone);
         this.sql.exec("DELETE FROM members WHERE user_id = ?", gone);
         this.sql.exec("DELETE FROM activity WHERE user_id = ?", gone);
       }
@@ -416,7 +416,7 @@ export class RoomStore {
       const event = this.append({ type: "file_uploaded", file: { ...file, seq } }, now);
       this.sql.exec("INSERT INTO files (id, seq, user_id) VALUES (?, ?, ?)", file.file_id, seq, file.uploader_id);
       this.reads.itemAdded(file.uploader_id, seq);
-      if (this.reads.moveCursor(file.uploader_id, seq, false)) this.reads.queueMember(file.uploader_id, seq);
+      if (this.reads.moveCursor(file.uploader_id, seq, false)) this.reads.queueMember(file.uploader_id);
       return { seq, event };
     });
   }
@@ -428,7 +428,7 @@ export class RoomStore {
       if (!row || row.deleted) return null;
       this.sql.exec("UPDATE files SET deleted = 1 WHERE id = ?", fileId);
       const event = this.append({ type: "file_deleted", file_id: fileId, uploader_id: row.user_id }, now);
-      this.reads.itemRemoved(row.user_id, row.seq, event.seq);
+      this.reads.itemRemoved(row.user_id, row.seq);
       return event;
     });
   }
