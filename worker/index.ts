@@ -8,6 +8,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { db } from "./db";
 import { sweepFiles } from "./files/sweep";
 import { codeForStatus, errorResponse } from "./lib/errors";
+import { repairRooms } from "./lib/membership";
 import { requireAuth } from "./middleware/auth";
 import { originGuard } from "./middleware/origin";
 import { auth } from "./routes/auth";
@@ -67,8 +68,15 @@ app.onError((err, c) => {
 
 export default {
   fetch: app.fetch,
-  /** Cron (wrangler.toml [triggers]): clean up after uploads that died half-way. */
-  async scheduled(_controller, env, ctx) {
-    ctx.waitUntil(sweepFiles(env, db(env.DB)).then((r) => console.log("file sweep", r)));
+  /**
+   * Cron (wrangler.toml [triggers], every minute): sync rooms whose object
+   * lags D1's membership (R14), and every 15 minutes clean up after uploads
+   * that died half-way.
+   */
+  async scheduled(controller, env, ctx) {
+    ctx.waitUntil(repairRooms(env, db(env.DB)).then((r) => r.synced + r.failed > 0 && console.log("membership repair", r)));
+    if (new Date(controller.scheduledTime).getUTCMinutes() % 15 === 0) {
+      ctx.waitUntil(sweepFiles(env, db(env.DB)).then((r) => console.log("file sweep", r)));
+    }
   },
 } satisfies ExportedHandler<Env>;

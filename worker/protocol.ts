@@ -144,7 +144,7 @@ export const UnreadCounts = z.object({ total: z.number().int().min(0), rooms: z.
 export type UnreadCounts = z.infer<typeof UnreadCounts>;
 
 /** What changed a count (the original app's `trigger` values, plus Parley's). */
-export const CountTrigger = z.enum(["new_message", "message_read", "file_upload", "message_deleted", "file_deleted", "membership", "connect"]);
+export const CountTrigger = z.enum(["new_message", "message_read", "file_upload", "message_deleted", "file_deleted", "membership", "connect", "recount"]);
 export type CountTrigger = z.infer<typeof CountTrigger>;
 
 /**
@@ -162,8 +162,15 @@ export const NotificationCountUpdate = z.object({
 });
 export type NotificationCountUpdate = z.infer<typeof NotificationCountUpdate>;
 
+/** `room_added` on the badge socket: I became a member of a room (it carries the list entry). */
+export const RoomAdded = z.object({ type: z.literal("room_added"), room: RoomSummary });
+/** `room_removed`: I am no longer a member (removed, or I left); drop it from my list and badge. */
+export const RoomRemoved = z.object({ type: z.literal("room_removed"), roomId: z.string() });
+/** `room_updated`: a room of mine changed (renamed). */
+export const RoomUpdated = z.object({ type: z.literal("room_updated"), room: z.object({ id: z.string(), name: z.string() }) });
+
 /** Frames on the badge socket `/api/me/ws` (it accepts only pings from clients). */
-export const HubFrame = z.discriminatedUnion("type", [NotificationCountUpdate, z.object({ type: z.literal("pong") })]);
+export const HubFrame = z.discriminatedUnion("type", [NotificationCountUpdate, RoomAdded, RoomRemoved, RoomUpdated, z.object({ type: z.literal("pong") })]);
 export type HubFrame = z.infer<typeof HubFrame>;
 
 // ---------------------------------------------------------------- messages
@@ -283,9 +290,14 @@ export const RoomEvent = z.discriminatedUnion("type", [
   z.object({ type: z.literal("message"), seq: z.number().int(), ts: z.number(), message: Message }),
   z.object({ type: z.literal("message_edited"), seq: z.number().int(), ts: z.number(), message: Message }),
   z.object({ type: z.literal("message_deleted"), seq: z.number().int(), ts: z.number(), messageId: z.string(), userId: z.string() }),
-  z.object({ type: z.literal("message_read"), seq: z.number().int(), ts: z.number(), receipt: Receipt }),
   z.object({ type: z.literal("file_uploaded"), seq: z.number().int(), ts: z.number(), file: FileInfo }),
   z.object({ type: z.literal("file_deleted"), seq: z.number().int(), ts: z.number(), file_id: z.string(), uploader_id: z.string() }),
+  /** Someone became a member (added by the owner, or created the room). */
+  z.object({ type: z.literal("member_joined"), seq: z.number().int(), ts: z.number(), member: Member }),
+  /** Someone stopped being a member (`removed` by the owner, or left). */
+  z.object({ type: z.literal("member_left"), seq: z.number().int(), ts: z.number(), userId: z.string(), username: z.string() }),
+  /** The room has a new name. */
+  z.object({ type: z.literal("room_renamed"), seq: z.number().int(), ts: z.number(), name: z.string() }),
 ]);
 export type RoomEvent = z.infer<typeof RoomEvent>;
 export type RoomEventType = RoomEvent["type"];
@@ -369,6 +381,14 @@ export const ServerFrame = z.union([
       online: z.array(z.object({ userId: z.string(), username: z.string() })),
       offline: z.array(z.string()),
     }),
+    /**
+     * A read receipt: `receipt.userId` has read up to `receipt.upTo`. Receipts are not stored
+     * events (they would crowd real messages out of the replay window): they carry no `seq`, and
+     * a (re)connecting socket gets the receipts that moved since its `after` in one `receipts` frame.
+     */
+    z.object({ type: z.literal("message_read"), ts: z.number(), receipt: Receipt }),
+    /** Receipts that moved at or after the socket's `after` (all of them when it gave none); sent before `live`. */
+    z.object({ type: z.literal("receipts"), receipts: z.array(Receipt) }),
     z.object({ type: z.literal("pong") }),
   ]),
 ]);
@@ -389,11 +409,13 @@ export const CLOSE = {
 } as const;
 
 /** Heartbeat: clients ping this often, and the room drops a socket silent for `idleMs`. */
-export const HEARTBEAT = { pingMs: 15_000, pongTimeoutMs: 10_000, idleMs: 45_000 } as const;
+export const HEARTBEAT = { pingMs: 15_000, pongTimeoutMs: 10_000, idleMs: 35_000 } as const;
 /** At most this many sockets per user per room. */
 export const MAX_SOCKETS_PER_USER = 20;
 /** Send rate limit per user per room (HTTP and socket share it): a token bucket. */
 export const RATE_LIMIT = { burst: 20, perSecond: 10 } as const;
+/** Read / mark-unread rate limit per user per room (HTTP and socket share it). */
+export const READ_RATE_LIMIT = { burst: 10, perSecond: 4 } as const;
 /** How many events a room keeps for replay; older `after` values get `resync_required`. */
 export const REPLAY_WINDOW = 1000;
 /** Typing indicators expire this long after the last "typing" frame. */

@@ -1,522 +1,611 @@
 /**
- * Room — one Durable Object per room. It owns the room's timeline (a
- * sequenced event log in its SQLite, see room/store.ts) and its viewers'
- * hibernatable WebSockets. The Worker calls it with native RPC; only the
- * socket upgrade goes through `fetch`.
+ * Room — one Durable Object per room: its timeline (room/log.ts), members and
+ * read cursors with derived unread counts (room/members.ts), pushes to the
+ * badge hubs (room/pushes.ts), typing (room/activity.ts), and the viewers'
+ * hibernatable sockets (lib/socket-object.ts). The Worker calls it with
+ * native RPC; only the socket upgrade goes through `fetch`.
  *
- * Hibernation-safe: nothing that matters lives in memory. A socket's identity
- * is in its attachment and tags; typing, rate limits and cursors are in
- * SQLite; timers are alarms.
+ * Cost rule: a message writes a bounded number of rows whatever the room's
+ * size (the message row and its index entries, plus at most the sender's
+ * cursor and the pushed-version mark); per member it only reads and sends.
+ * Callers wait for the room's own commit, never for pushes to other objects.
  */
-import { DurableObject } from "cloudflare:workers";
 import {
   type ClientFrame,
   ClientFrame as ClientFrameSchema,
   CLOSE,
+  type CountTrigger,
+  type FileInfo,
   HEARTBEAT,
   LIMITS,
   MAX_SOCKETS_PER_USER,
-  PING_FRAME,
-  PONG_FRAME,
+  type Message,
+  RATE_LIMIT,
+  READ_RATE_LIMIT,
+  type Receipt,
   type Role,
   type RoomEvent,
+  type RoomSummary,
   type ServerFrame,
   type SocketErrorCode,
   TYPING_TTL_MS,
-  type CountTrigger,
-  type Message,
-  type Receipt,
-  type FileInfo,
 } from "./protocol";
-import { hubShardName, hubShards } from "./lib/hub";
-import type { CountUpdate } from "./room/read-state";
-import { type ActiveUser, type Activity, type Actor, type Failure, RoomStore, type StoredMember } from "./room/store";
 import { newId } from "./lib/encoding";
+import { type CountFor, hubShardName, hubShards } from "./lib/hub";
+import { migrate } from "./lib/sql-migrations";
+import { type BaseAttachment, SocketObject, userTag } from "./lib/socket-object";
+import { TokenBuckets } from "./lib/rate";
 import { safeClose, trySend } from "./lib/ws";
+import { Activities, type Activity, type ActiveUser } from "./room/activity";
+import { type Actor, EventLog, type Failure } from "./room/log";
+import { type MemberInput, Members, type MemberState, toMember, VERSION_STEP } from "./room/members";
+import { Pushes } from "./room/pushes";
+import { ROOM_MIGRATIONS } from "./room/schema";
+import { UPGRADE_HEADERS } from "./room/contract";
 
-/** What a socket remembers across hibernation (ids only, well under 2 KB). */
-interface Attachment {
-  userId: string;
+export { UPGRADE_HEADERS };
+export type { Actor, Failure };
+
+interface Attachment extends BaseAttachment {
   username: string;
-  connectionId: string;
-  connectedAt: number;
 }
 
-/** Internal headers the Worker sets on the upgrade it forwards (never taken from a client). */
-export const UPGRADE_HEADERS = {
-  roomId: "X-Parley-Room",
-  userId: "X-Parley-User-Id",
-  username: "X-Parley-Username",
-  session: "X-Parley-Session",
-} as const;
-
-const userTag = (userId: string) => `u:${userId}`;
-const sessionTag = (sessionHash: string) => `s:${sessionHash}`;
-const ALARM_EVERY_MS = 15_000;
-
 export type SendOutcome = { ok: true; message: Message; seq: number; duplicate: boolean } | Failure;
+export type ReadOutcome = { ok: true; readSeq: number; unread: number; changed: boolean } | Failure;
 
-/** An upload shows "… is uploading" at most this long if nobody clears it (the Worker died mid-upload). */
+/** A member as tests and the Worker see it. */
+export interface StoredMember {
+  userId: string;
+  username: string;
+  role: Role;
+  readSeq: number;
+  unread: number;
+}
+
+/** How often the alarm runs while sockets are open (half-open detection: idleMs + this ≤ 60 s). */
+export const ALARM_EVERY_MS = 25_000;
+/** An upload shows "… is uploading" at most this long if nobody clears it. */
 const UPLOADING_TTL_MS = 10 * 60 * 1000;
-
 /** Presence changes are sent in batches this long apart. */
 const PRESENCE_BATCH_MS = 250;
 
-/** The least time between two pushes to the hubs while changes keep coming (the first goes at once). */
-const FLUSH_GAP_MS = 40;
-
-/** How soon the alarm retries count pushes that failed. */
-const COUNT_RETRY_MS = 1000;
-
-export class Room extends DurableObject<Env> {
-  private readonly store: RoomStore;
-  /** In-memory only to coalesce pushes; the outbox itself is durable. */
-  private flushing: Promise<void> | undefined;
-  private flushAgain = false;
-  private lastTrigger: CountTrigger = "new_message";
-  private readonly presenceQueue = new Map<string, { username: string; online: boolean }>();
-  private presenceTimer: ReturnType<typeof setTimeout> | undefined;
+export class Room extends SocketObject<Attachment> {
+  readonly log: EventLog;
+  readonly members: Members;
+  readonly pushes: Pushes;
+  readonly #activity: Activities;
+  readonly #sends = new TokenBuckets(RATE_LIMIT);
+  readonly #reads = new TokenBuckets(READ_RATE_LIMIT);
+  /** The alarm time as this instance last set or saw it (undefined: not known yet). */
+  #alarmAt: number | null | undefined;
+  readonly #presenceQueue = new Map<string, { username: string; online: boolean }>();
+  #presenceTimer: ReturnType<typeof setTimeout> | undefined;
+  #metaCache: Map<string, string> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new RoomStore(ctx.storage);
-    // Pings are answered by the runtime without waking the object; the
-    // answer's timestamp tells the alarm which sockets went silent.
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+    migrate(ctx.storage, this.sql, ROOM_MIGRATIONS);
+    this.log = new EventLog(this.sql);
+    this.members = new Members(this.sql, this.log, () => this.#onMembersLoaded());
+    this.#activity = new Activities(this.sql);
+    const shards = hubShards(env);
+    this.pushes = new Pushes(
+      {
+        sql: this.sql,
+        members: this.members,
+        meter: this.meter,
+        roomId: () => this.#meta("room_id"),
+        shardOf: (userId) => hubShardName(userId, shards),
+        retryAt: (at) => this.#scheduleAlarm(at),
+      },
+      (shard, batch) => this.env.USER_HUB.getByName(shard).deliver(batch),
+    );
   }
 
-  // ================================================================ RPC
+  protected label(): string {
+    return `room ${this.#meta("room_id") ?? "?"}`;
+  }
+
+  // ================================================================ RPC: membership
 
   /**
-   * Reload the member list from D1 (the source of truth) and close the
-   * sockets of anyone no longer a member (1008). Idempotent: the Worker calls
-   * it after every membership change, and a failed call is repaired by the next.
+   * Make this room's members, name and owner equal D1's (the authority), and
+   * close the sockets of anyone no longer a member (1008). Idempotent, and
+   * never goes backwards: a read of an older D1 version than the one applied
+   * is ignored. Called after every membership change, by the alarm while
+   * sockets are open and by the cron for rooms whose synced version lags.
    */
   async syncMembers(roomId: string): Promise<StoredMember[]> {
-    const { results } = await this.env.DB.prepare(
-      `SELECT m.user_id AS userId, u.username AS username, m.role AS role
-       FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.room_id = ?`,
-    )
-      .bind(roomId)
-      .all<{ userId: string; username: string; role: Role }>();
-    this.store.roomId = roomId;
-    const removed = this.store.replaceMembers(results);
-    for (const userId of removed) {
-      for (const ws of this.ctx.getWebSockets(userTag(userId))) safeClose(ws, CLOSE.policy, "removed from room");
-    }
-    await this.flushCounts("membership");
-    return this.store.members();
+    this.meter.count("requests");
+    const [room, members] = await this.env.DB.batch<Record<string, unknown>>([
+      this.env.DB.prepare("SELECT id, name, owner_id, created_at, version FROM rooms WHERE id = ?").bind(roomId),
+      this.env.DB.prepare(
+        `SELECT m.user_id AS userId, u.username AS username, m.role AS role, m.joined_at AS joinedAt
+         FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.room_id = ?`,
+      ).bind(roomId),
+    ]);
+    const row = room!.results[0] as { id: string; name: string; owner_id: string; created_at: number; version: number } | undefined;
+    this.#applyMembership(roomId, row, (members!.results as unknown as MemberInput[]) ?? []);
+    return this.membersList();
   }
 
-  /** The members this room knows, with their read cursors. */
-  members(): StoredMember[] {
-    return this.store.members();
+  /** The members this room knows, with their cursors and counts. */
+  membersList(): StoredMember[] {
+    return this.members
+      .list()
+      .map((m) => ({ userId: m.userId, username: m.username, role: m.role, readSeq: m.readSeq, unread: m.unread }))
+      .sort((a, b) => (a.userId < b.userId ? -1 : 1));
   }
 
-  /**
-   * Latest messages, everyone's read cursors and the caller's own, and the
-   * head they are all current at (fetch-then-subscribe loses nothing).
-   */
+  /** One member's count and its version (a hub building that user's badge), or null if not a member. */
+  countFor(userId: string): CountFor {
+    this.meter.count("requests");
+    const m = this.members.get(userId);
+    return m ? { n: m.unread, version: this.members.version(m) } : null;
+  }
+
+  // ================================================================ RPC: reading
+
+  /** Latest messages, everyone's cursors and the caller's own, and the head they are current at. */
   snapshot(
     userId: string,
     limit = 50,
   ): { messages: Message[]; hasMore: boolean; seq: number; receipts: Receipt[]; readSeq: number; unread: number } {
-    const seq = this.store.head();
-    const members = this.store.members();
-    const me = members.find((m) => m.userId === userId);
+    this.meter.count("requests");
+    const seq = this.log.head();
+    const me = this.members.get(userId);
     return {
-      ...this.store.history(undefined, limit),
+      ...this.log.history(undefined, limit),
       seq,
-      receipts: members.map((m) => ({ userId: m.userId, username: m.username, upTo: m.readSeq })),
+      receipts: this.members.list().map((m) => this.members.receipt(m)),
       readSeq: me?.readSeq ?? seq,
       unread: me?.unread ?? 0,
     };
   }
 
   history(before: number | undefined, limit: number) {
-    return this.store.history(before, limit);
+    this.meter.count("requests");
+    return this.log.history(before, limit);
   }
 
   eventsAfter(after: number) {
-    return this.store.eventsAfter(after);
-  }
-
-  /** Send a message (the HTTP path; the socket path shares everything below). */
-  async sendMessage(actor: Actor, clientId: string, text: string): Promise<SendOutcome> {
-    const res = this.doSend(actor, clientId, text);
-    if (res.ok && !res.duplicate) await this.flushCounts("new_message");
-    return res;
-  }
-
-  editMessage(actor: Actor, messageId: string, text: string) {
-    const res = this.store.editMessage(actor, messageId, text, Date.now());
-    if (res.ok && res.event) this.broadcast(res.event);
-    return res;
-  }
-
-  async deleteMessage(actor: Actor, messageId: string) {
-    const res = this.store.deleteMessage(actor, messageId, Date.now());
-    if (res.ok && res.event) {
-      this.broadcast(res.event);
-      await this.flushCounts("message_deleted");
-    }
-    return res;
-  }
-
-  /**
-   * Move the caller's read cursor to `seq` (forward only), or back to before
-   * `seq` with `back` ("mark unread from here"). Broadcasts the receipt and
-   * pushes the new count to the caller's badge. A no-op creates no event.
-   */
-  async markRead(actor: Actor, seq: number, back = false): Promise<{ readSeq: number; unread: number; changed: boolean }> {
-    if (!this.store.member(actor.id)) return { readSeq: 0, unread: 0, changed: false };
-    const { event, unread } = this.store.markRead(actor, back ? seq - 1 : seq, back, Date.now());
-    if (event) {
-      this.broadcast(event);
-      await this.flushCounts("message_read");
-    }
-    return { readSeq: this.store.member(actor.id)?.readSeq ?? 0, unread, changed: event !== null };
-  }
-
-  /** Close every socket of one session (sign out). */
-  closeSession(sessionHash: string): number {
-    const sockets = this.ctx.getWebSockets(sessionTag(sessionHash));
-    for (const ws of sockets) safeClose(ws, CLOSE.policy, "signed out");
-    return sockets.length;
-  }
-
-  /**
-   * Announce a file whose bytes are stored and whose metadata is committed
-   * (invariant 6): `file_uploaded` to the room, counts to the hubs. Idempotent
-   * by file id (a retry returns the original seq).
-   */
-  async announceFile(file: Omit<FileInfo, "seq">): Promise<{ seq: number; duplicate: boolean }> {
-    const { seq, event } = this.store.fileUploaded(file, Date.now());
-    for (const t of this.store.clearActivity(file.uploader_id, "uploading")) this.broadcastEphemeral(activityFrame(t, false));
-    if (event) {
-      this.broadcast(event);
-      await this.flushCounts("file_upload");
-    }
-    return { seq, duplicate: event === null };
-  }
-
-  /** Announce a deleted file: every member's Files list drops it live. */
-  async removeFile(fileId: string): Promise<number | null> {
-    const event = this.store.fileDeleted(fileId, Date.now());
-    if (!event) return null;
-    this.broadcast(event);
-    await this.flushCounts("file_deleted");
-    return event.seq;
-  }
-
-  /** "… is uploading" while an upload is in flight (the Worker sets and clears it). */
-  async setUploading(actor: Actor, on: boolean): Promise<void> {
-    await this.setActivity(actor, "uploading", on);
-  }
-
-  /**
-   * Reset the object as a crash or redeploy would: every socket drops and the
-   * next call builds a fresh instance from storage. Only reachable through the
-   * benchmark hook (BENCH_HOOKS=1).
-   */
-  reset(): void {
-    this.ctx.abort("reset by the benchmark");
+    this.meter.count("requests");
+    return this.log.eventsAfter(after);
   }
 
   /** Who has the room open (distinct users with an open socket). */
   presence(): { userId: string; username: string }[] {
     const seen = new Map<string, string>();
     for (const ws of this.openSockets()) {
-      const a = attachment(ws);
+      const a = this.attachment(ws);
       if (a) seen.set(a.userId, a.username);
     }
     return [...seen].map(([userId, username]) => ({ userId, username }));
+  }
+
+  // ================================================================ RPC: writing
+
+  /** Send a message (the HTTP path; the socket path shares it). */
+  async sendMessage(actor: Actor, clientId: string, text: string): Promise<SendOutcome> {
+    this.meter.count("requests");
+    return this.#send(actor, clientId, text);
+  }
+
+  editMessage(actor: Actor, messageId: string, text: string): { ok: true; event: RoomEvent | null; message: Message } | Failure {
+    this.meter.count("requests");
+    const message = this.log.messageById(messageId);
+    if (!message || message.deletedAt !== null) return { ok: false, code: "not_found", message: "That message does not exist" };
+    if (message.userId !== actor.id) return { ok: false, code: "forbidden", message: "You can only edit your own messages" };
+    if (message.text === text) return { ok: true, event: null, message };
+    const res = this.#write(() => this.log.editMessage(message, text, Date.now()));
+    this.#broadcast(res.event);
+    return { ok: true, ...res };
+  }
+
+  deleteMessage(actor: Actor, messageId: string): { ok: true; event: RoomEvent | null } | Failure {
+    this.meter.count("requests");
+    const message = this.log.messageById(messageId);
+    if (!message) return { ok: false, code: "not_found", message: "That message does not exist" };
+    if (message.userId !== actor.id && this.members.get(actor.id)?.role !== "owner") {
+      return { ok: false, code: "forbidden", message: "You can only delete your own messages" };
+    }
+    if (message.deletedAt !== null) return { ok: true, event: null };
+    const { event, changed } = this.#write(() => {
+      const event = this.log.deleteMessage(message, Date.now());
+      return { event, changed: this.members.itemRemoved({ seq: message.seq, userId: message.userId }) };
+    });
+    this.#broadcast(event);
+    this.#pushed(changed, "message_deleted");
+    return { ok: true, event };
+  }
+
+  /**
+   * Move the caller's read cursor to `seq` (forward only), or back to before
+   * `seq` with `back` ("mark unread from here"). A receipt goes to the room's
+   * sockets (not into the log) and the new count to the caller's badge.
+   * Rate-limited; a no-op changes nothing.
+   */
+  markRead(actor: Actor, seq: number, back = false): ReadOutcome {
+    this.meter.count("requests");
+    const now = Date.now();
+    const me = this.members.get(actor.id);
+    if (!me) return { ok: false, code: "forbidden", message: "You are not a member of this room" };
+    const wait = this.#reads.take(actor.id, now);
+    if (wait > 0) return { ok: false, code: "rate_limited", message: `Slow down: try again in ${wait} s`, retryAfter: wait };
+    const changed = this.#write(() => this.members.moveCursor(actor.id, back ? seq - 1 : seq, back));
+    if (changed) {
+      this.broadcastRaw(JSON.stringify({ type: "message_read", ts: now, receipt: this.members.receipt(me) } satisfies ServerFrame));
+      this.#pushed([actor.id], "message_read");
+    }
+    return { ok: true, readSeq: me.readSeq, unread: me.unread, changed };
+  }
+
+  /**
+   * Announce a file whose bytes are stored and whose metadata is committed:
+   * `file_uploaded` to the room, counts to the hubs. Idempotent by file id.
+   */
+  announceFile(file: Omit<FileInfo, "seq">): { seq: number; duplicate: boolean } {
+    this.meter.count("requests");
+    const known = this.log.fileSeq(file.file_id);
+    if (known !== undefined) return { seq: known, duplicate: true };
+    const { event, changed } = this.#write(() => {
+      const event = this.log.addFile(file, Date.now());
+      const changed = this.members.itemAdded({ seq: event.seq, userId: file.uploader_id });
+      return { event, changed: [...changed, ...this.#catchUp(file.uploader_id, event.seq)] };
+    });
+    for (const t of this.#activity.clear(file.uploader_id, "uploading")) this.#broadcastFrame(activityFrame(t, false));
+    this.#broadcast(event);
+    this.#pushed(changed, "file_upload");
+    return { seq: event.seq, duplicate: false };
+  }
+
+  /** Announce a deleted file: every member's Files list drops it live. */
+  removeFile(fileId: string): number | null {
+    this.meter.count("requests");
+    const res = this.#write(() => {
+      const gone = this.log.deleteFile(fileId, Date.now());
+      return gone && { event: gone.event, changed: this.members.itemRemoved(gone.item) };
+    });
+    if (!res) return null;
+    this.#broadcast(res.event);
+    this.#pushed(res.changed, "file_deleted");
+    return res.event.seq;
+  }
+
+  /** "… is uploading" while an upload is in flight (the Worker sets and clears it). */
+  setUploading(actor: Actor, on: boolean): void {
+    this.meter.count("requests");
+    this.#setActivity(actor, "uploading", on);
+  }
+
+  /** Reset the object as a crash or redeploy would (benchmark hook only). */
+  reset(): void {
+    this.ctx.abort("reset by the benchmark");
   }
 
   // ================================================================ sockets
 
   /** The WebSocket upgrade, forwarded by the Worker after auth, Origin and membership checks. */
   override async fetch(request: Request): Promise<Response> {
-    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
-      return new Response("Expected a WebSocket upgrade", { status: 426 });
+    this.meter.count("requests");
+    try {
+      return await this.#upgrade(request);
+    } catch (err) {
+      console.error(`${this.label()}: upgrade failed`, err);
+      return new Response("Something went wrong", { status: 500 });
     }
+  }
+
+  async #upgrade(request: Request): Promise<Response> {
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("Expected a WebSocket upgrade", { status: 426 });
     const roomId = request.headers.get(UPGRADE_HEADERS.roomId);
     const userId = request.headers.get(UPGRADE_HEADERS.userId);
     const username = request.headers.get(UPGRADE_HEADERS.username);
     const session = request.headers.get(UPGRADE_HEADERS.session);
     if (!roomId || !userId || !username || !session) return new Response("Missing identity", { status: 400 });
-    if (!this.store.member(userId)) await this.syncMembers(roomId);
-    if (!this.store.member(userId)) return new Response("Not a member", { status: 403 });
+    if (!this.members.get(userId)) await this.syncMembers(roomId);
+    if (!this.members.get(userId)) return new Response("Not a member", { status: 403 });
 
-    const { 0: client, 1: server } = new WebSocketPair();
-    const crowded = this.ctx.getWebSockets(userTag(userId)).length >= MAX_SOCKETS_PER_USER;
-    this.ctx.acceptWebSocket(server, [userTag(userId), sessionTag(session)]);
-    if (crowded) {
-      safeClose(server, CLOSE.tooManyConnections, `too many connections (at most ${MAX_SOCKETS_PER_USER} per user per room)`);
-      return new Response(null, { status: 101, webSocket: client });
-    }
     const att: Attachment = { userId, username, connectionId: newId(), connectedAt: Date.now() };
-    server.serializeAttachment(att);
+    const { client, server, refused } = this.accept(att, session, MAX_SOCKETS_PER_USER, `too many connections (at most ${MAX_SOCKETS_PER_USER} per user per room)`);
+    if (refused) return new Response(null, { status: 101, webSocket: client });
 
     const afterParam = new URL(request.url).searchParams.get("after");
-    const head = this.store.head();
+    const head = this.log.head();
     send(server, { type: "hello", seq: head, userId, connectionId: att.connectionId });
+    let since: number | undefined;
     if (afterParam !== null) {
       const after = /^\d{1,15}$/.test(afterParam) ? Number(afterParam) : -1;
-      const replay = this.store.eventsAfter(after);
-      if (replay.ok) for (const event of replay.events) send(server, event);
-      else send(server, { type: "resync_required", seq: head });
+      const replay = this.log.eventsAfter(after);
+      if (replay.ok) {
+        for (const event of replay.events) send(server, event);
+        since = after;
+      } else send(server, { type: "resync_required", seq: head });
     }
+    send(server, { type: "receipts", receipts: this.members.receiptsSince(since) });
     send(server, { type: "live", seq: head });
     send(server, { type: "presence", users: this.presence() });
-    if (this.ctx.getWebSockets(userTag(userId)).length === 1) this.presenceChanged(userId, username, true);
-    for (const t of this.store.activities(Date.now())) send(server, activityFrame(t, true));
-    await this.ensureAlarm();
+    if (this.openSockets(userTag(userId)).length === 1) this.#presenceChanged(userId, username, true);
+    for (const t of this.#activity.current(Date.now())) send(server, activityFrame(t, true));
+    this.#scheduleAlarm(Date.now() + ALARM_EVERY_MS);
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-    try {
-      const att = attachment(ws);
-      if (!att) return safeClose(ws, CLOSE.policy, "unknown connection");
-      const size = typeof raw === "string" ? utf8Length(raw) : raw.byteLength;
-      if (size > LIMITS.frameMaxBytes) {
-        return sendError(ws, "frame_too_large", `Frames must be at most ${LIMITS.frameMaxBytes / 1024} KiB`);
-      }
-      if (typeof raw !== "string") return sendError(ws, "invalid_frame", "Binary frames are not supported");
-      const frame = parseFrame(raw);
-      if (!frame.ok) return sendError(ws, "invalid_frame", frame.message, frame.clientId);
-      if (!this.store.member(att.userId)) return safeClose(ws, CLOSE.policy, "removed from room");
-      await this.handle(ws, { id: att.userId, username: att.username }, frame.value);
-    } catch (err) {
-      console.error(`room ${this.store.roomId ?? "?"}: webSocketMessage failed`, err);
-      sendError(ws, "internal", "Something went wrong; try again");
-    }
+  protected override async onMessage(ws: WebSocket, att: Attachment, raw: string | ArrayBuffer): Promise<void> {
+    const size = typeof raw === "string" ? utf8Length(raw) : raw.byteLength;
+    if (size > LIMITS.frameMaxBytes) return sendError(ws, "frame_too_large", `Frames must be at most ${LIMITS.frameMaxBytes / 1024} KiB`);
+    if (typeof raw !== "string") return sendError(ws, "invalid_frame", "Binary frames are not supported");
+    const frame = parseFrame(raw);
+    if (!frame.ok) return sendError(ws, "invalid_frame", frame.message, { clientId: frame.clientId });
+    if (!this.members.get(att.userId)) return safeClose(ws, CLOSE.policy, "removed from room");
+    await this.#handle(ws, { id: att.userId, username: att.username }, frame.value);
   }
 
-  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    try {
-      safeClose(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
-      this.socketGone(ws);
-    } catch (err) {
-      console.error(`room ${this.store.roomId ?? "?"}: webSocketClose failed`, err);
-    }
-  }
-
-  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
-    console.error(`room ${this.store.roomId ?? "?"}: socket error`, error);
-    try {
-      this.socketGone(ws);
-    } catch (err) {
-      console.error(`room ${this.store.roomId ?? "?"}: webSocketError cleanup failed`, err);
-    }
+  protected override onClose(ws: WebSocket, att: Attachment): void {
+    if (this.userOnline(att.userId, ws)) return;
+    for (const t of this.#activity.clear(att.userId)) this.#broadcastFrame(activityFrame(t, false), ws);
+    this.#presenceChanged(att.userId, att.username, false);
   }
 
   /**
-   * Every ALARM_EVERY_MS while sockets are open: drop half-open sockets (no
-   * ping within HEARTBEAT.idleMs) and expire typing indicators. Idempotent:
-   * it only compares stored times with now, so a repeated run changes nothing.
+   * While sockets are open, every ALARM_EVERY_MS: drop half-open sockets,
+   * expire typing, retry failed pushes, and compare the membership version
+   * with D1's (R14). Idempotent: it compares stored state with now.
    */
-  override async alarm(): Promise<void> {
-    try {
-      const now = Date.now();
-      for (const ws of this.openSockets()) {
-        const att = attachment(ws);
-        const lastPing = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
-        const lastSeen = Math.max(lastPing, att?.connectedAt ?? 0);
-        if (now - lastSeen > HEARTBEAT.idleMs) {
-          safeClose(ws, CLOSE.idle, "no heartbeat");
-          this.socketGone(ws);
-        }
-      }
-      for (const gone of this.store.expireActivity(now)) this.broadcastEphemeral(activityFrame(gone, false));
-      // Retry count pushes that did not reach their hubs.
-      await this.flushCounts(this.lastTrigger);
-      await this.ensureAlarm(true);
-    } catch (err) {
-      console.error(`room ${this.store.roomId ?? "?"}: alarm failed`, err);
+  protected override async onAlarm(): Promise<void> {
+    this.#alarmAt = null;
+    const now = Date.now();
+    void this.members.size; // load (and recover pushes) on a fresh instance
+    for (const ws of this.idleSockets(now, HEARTBEAT.idleMs)) {
+      safeClose(ws, CLOSE.idle, "no heartbeat");
+      const att = this.attachment(ws);
+      if (att) this.onClose(ws, att);
     }
+    for (const gone of this.#activity.expire(now)) this.#broadcastFrame(activityFrame(gone, false));
+    if (this.pushes.busy) this.pushes.retry();
+    const roomId = this.#meta("room_id");
+    if (roomId && this.openSockets().length > 0) {
+      const row = await this.env.DB.prepare("SELECT version FROM rooms WHERE id = ?").bind(roomId).first<{ version: number }>();
+      if ((row?.version ?? Number.MAX_SAFE_INTEGER) !== Number(this.#meta("synced_version") ?? 0)) await this.syncMembers(roomId);
+    }
+    this.#scheduleNextAlarm(now);
   }
 
   // ================================================================ internals
 
-  private async handle(ws: WebSocket, actor: Actor, frame: ClientFrame): Promise<void> {
+  async #handle(ws: WebSocket, actor: Actor, frame: ClientFrame): Promise<void> {
     switch (frame.type) {
       case "send": {
-        const res = this.doSend(actor, frame.clientId, frame.text);
-        if (!res.ok) return sendError(ws, socketCode(res.code), res.message, frame.clientId, res.retryAfter);
+        const res = await this.#send(actor, frame.clientId, frame.text);
+        if (!res.ok) return sendError(ws, socketCode(res.code), res.message, { clientId: frame.clientId, retryAfter: res.retryAfter });
         send(ws, { type: "ack", clientId: frame.clientId, messageId: res.message.id, seq: res.seq, duplicate: res.duplicate });
-        if (!res.duplicate) await this.flushCounts("new_message");
         return;
       }
       case "read":
       case "mark_unread": {
-        await this.markRead(actor, frame.seq, frame.type === "mark_unread");
+        const res = this.markRead(actor, frame.seq, frame.type === "mark_unread");
+        if (!res.ok) sendError(ws, socketCode(res.code), res.message, { retryAfter: res.retryAfter });
         return;
       }
       case "edit":
       case "delete": {
-        const res = frame.type === "edit" ? this.editMessage(actor, frame.messageId, frame.text) : await this.deleteMessage(actor, frame.messageId);
-        if (!res.ok) {
-          return sendError(ws, socketCode(res.code), res.message, undefined, undefined, frame.ref);
-        }
-        if (frame.ref) send(ws, { type: "done", ref: frame.ref, seq: res.event?.seq ?? this.store.head() });
+        const res = frame.type === "edit" ? this.editMessage(actor, frame.messageId, frame.text) : this.deleteMessage(actor, frame.messageId);
+        if (!res.ok) return sendError(ws, socketCode(res.code), res.message, { ref: frame.ref });
+        if (frame.ref) send(ws, { type: "done", ref: frame.ref, seq: res.event?.seq ?? this.log.head() });
         return;
       }
-      case "typing": {
-        await this.setActivity(actor, "typing", frame.typing, ws);
+      case "typing":
+        this.#setActivity(actor, "typing", frame.typing, ws);
         return;
-      }
-    }
-  }
-
-  private async setActivity(actor: Actor, activity: Activity, on: boolean, except?: WebSocket): Promise<void> {
-    if (on) {
-      const ttl = activity === "typing" ? TYPING_TTL_MS : UPLOADING_TTL_MS;
-      if (this.store.setActivity(actor, activity, Date.now() + ttl)) {
-        this.broadcastEphemeral(activityFrame({ ...actor, activity }, true), except);
-      }
-      await this.ensureAlarm();
-    } else {
-      for (const t of this.store.clearActivity(actor.id, activity)) this.broadcastEphemeral(activityFrame(t, false), except);
     }
   }
 
   /** Rate-limit, store (or find the original), then broadcast what is new. */
-  private doSend(actor: Actor, clientId: string, text: string): SendOutcome {
+  async #send(actor: Actor, clientId: string, text: string): Promise<SendOutcome> {
     const now = Date.now();
-    const member = this.store.member(actor.id);
+    let member = this.members.get(actor.id);
+    // Added in D1 but the room did not hear of it (R14): ask D1 once.
+    if (!member && this.#meta("room_id")) {
+      await this.syncMembers(this.#meta("room_id")!);
+      member = this.members.get(actor.id);
+    }
     if (!member) return { ok: false, code: "forbidden", message: "You are not a member of this room" };
     // A retry of a stored send is answered with the original, without spending a token.
-    const original = this.store.messageByClientId(actor.id, clientId);
+    const original = this.log.messageByClientId(actor.id, clientId);
     if (original) return { ok: true, message: original, seq: original.seq, duplicate: true };
-    const wait = this.store.takeToken(actor.id, now);
+    const wait = this.#sends.take(actor.id, now);
     if (wait > 0) return { ok: false, code: "rate_limited", message: `Slow down: try again in ${wait} s`, retryAfter: wait };
-    const { message, event } = this.store.sendMessage({ id: actor.id, username: member.username || actor.username }, clientId, text, now);
-    if (event) {
-      for (const t of this.store.clearActivity(actor.id, "typing")) this.broadcastEphemeral(activityFrame(t, false));
-      this.broadcast(event);
-    }
-    return { ok: true, message, seq: message.seq, duplicate: event === null };
+    const { message, event, changed } = this.#write(() => {
+      const { message, event } = this.log.addMessage({ id: actor.id, username: member.username || actor.username }, clientId, text, now);
+      const changed = this.members.itemAdded({ seq: message.seq, userId: actor.id });
+      return { message, event, changed: [...changed, ...this.#catchUp(actor.id, message.seq)] };
+    });
+    for (const t of this.#activity.clear(actor.id, "typing")) this.#broadcastFrame(activityFrame(t, false));
+    this.#broadcast(event);
+    this.#pushed(changed, "new_message");
+    return { ok: true, message, seq: message.seq, duplicate: false };
   }
 
   /**
-   * Push queued count changes to the UserHub shards: ONE call per shard that
-   * holds an affected member, carrying all of that shard's updates (never one
-   * call per member). Delivered updates leave the durable outbox; failed ones
-   * stay and the alarm retries them. Concurrent calls coalesce: while a push
-   * is in flight, later changes wait and go out together in the next one.
+   * Someone who posts has read what came before: move their cursor to their
+   * own item — but only when that changes their count (no row otherwise).
    */
-  private async flushCounts(trigger: CountTrigger): Promise<void> {
-    this.lastTrigger = trigger;
-    if (this.flushing) {
-      this.flushAgain = true;
-      return this.flushing;
+  #catchUp(userId: string, seq: number): string[] {
+    const m = this.members.get(userId);
+    return m && m.unread > 0 && this.members.moveCursor(userId, seq, false) ? [userId] : [];
+  }
+
+  #setActivity(actor: Actor, activity: Activity, on: boolean, except?: WebSocket): void {
+    if (on) {
+      const ttl = activity === "typing" ? TYPING_TTL_MS : UPLOADING_TTL_MS;
+      if (this.#activity.set(actor, activity, Date.now() + ttl)) this.#broadcastFrame(activityFrame({ ...actor, activity }, true), except);
+      this.#scheduleAlarm(Date.now() + ttl);
+    } else {
+      for (const t of this.#activity.clear(actor.id, activity)) this.#broadcastFrame(activityFrame(t, false), except);
     }
-    const run = async () => {
-      for (let round = 0; ; round++) {
-        // Under load, let changes pile up briefly so many messages share one call per shard.
-        // (An optimisation only: the outbox is durable and the alarm backs it up.)
-        if (round > 0) await new Promise((r) => setTimeout(r, FLUSH_GAP_MS));
-        this.flushAgain = false;
-        const roomId = this.store.roomId;
-        const pending = this.store.reads.pending();
-        if (!roomId || !pending.length) break;
-        const shards = hubShards(this.env);
-        const byShard = new Map<string, CountUpdate[]>();
-        for (const u of pending) {
-          const name = hubShardName(u.userId, shards);
-          const list = byShard.get(name);
-          if (list) list.push(u);
-          else byShard.set(name, [u]);
-        }
-        const results = await Promise.allSettled(
-          [...byShard].map(async ([name, updates]) => {
-            await this.env.USER_HUB.getByName(name).applyCounts(roomId, updates, this.lastTrigger);
-            return updates;
-          }),
-        );
-        const delivered = results.flatMap((r) => (r.status === "fulfilled" ? r.value : []));
-        this.store.reads.delivered(delivered);
-        if (delivered.length < pending.length) {
-          for (const r of results) if (r.status === "rejected") console.error(`room ${roomId}: count push failed`, r.reason);
-          await this.ctx.storage.setAlarm(Date.now() + COUNT_RETRY_MS);
-          break;
-        }
-        if (!this.flushAgain) break;
+  }
+
+  /** D1's view of the room, applied in one transaction (see syncMembers). */
+  #applyMembership(
+    roomId: string,
+    room: { id: string; name: string; owner_id: string; created_at: number; version: number } | undefined,
+    list: MemberInput[],
+  ): void {
+    const version = room?.version ?? Number.MAX_SAFE_INTEGER; // a room gone from D1 has no members left
+    if (version < Number(this.#meta("synced_version") ?? 0)) return; // an older read than one already applied
+    const now = Date.now();
+    const events: RoomEvent[] = [];
+    const { removed } = this.#write(() => {
+      this.#setMeta("room_id", roomId);
+      const oldName = this.#meta("name");
+      if (room) {
+        this.#setMeta("name", room.name);
+        this.#setMeta("owner_id", room.owner_id);
+        this.#setMeta("created_at", room.created_at);
       }
-    };
-    // `.finally` runs after the assignment below, even when `run` finishes synchronously.
-    const flight = run().finally(() => {
-      if (this.flushing === flight) this.flushing = undefined;
+      this.#setMeta("synced_version", version);
+      const { added, removed } = this.members.replace(room ? list : []);
+      for (const m of removed) {
+        this.#activity.clear(m.userId);
+        events.push(this.log.append({ type: "member_left", userId: m.userId, username: m.username }, now));
+      }
+      for (const m of added) events.push(this.log.append({ type: "member_joined", member: toMember(m) }, now));
+      if (room && oldName !== undefined && oldName !== room.name) events.push(this.log.append({ type: "room_renamed", name: room.name }, now));
+      // Rooms lists: notices to the hubs of those affected (durable until delivered).
+      const head = this.log.head();
+      for (const m of added) this.pushes.notice(this.#shard(m.userId), { kind: "room_added", userId: m.userId, room: this.#summary(m), version: head * VERSION_STEP });
+      for (const m of removed) this.pushes.notice(this.#shard(m.userId), { kind: "room_removed", userId: m.userId, roomId, version: head * VERSION_STEP });
+      if (room && oldName !== undefined && oldName !== room.name) {
+        const byShard = new Map<string, string[]>();
+        for (const m of this.members.list()) {
+          const s = this.#shard(m.userId);
+          byShard.set(s, [...(byShard.get(s) ?? []), m.userId]);
+        }
+        for (const [s, userIds] of byShard) this.pushes.notice(s, { kind: "room_updated", userIds, room: { id: roomId, name: room.name } });
+      }
+      return { removed };
     });
-    this.flushing = flight;
-    return flight;
+    for (const m of removed) this.closeTagged(userTag(m.userId), CLOSE.policy, "removed from room");
+    for (const e of events) this.#broadcast(e);
+    this.#pushed([], "membership");
+    // Tell D1 this version is applied, so the repair cron passes this room by (a failure only repeats the sync).
+    if (room) {
+      this.ctx.waitUntil(
+        this.env.DB.prepare("UPDATE rooms SET synced_version = ? WHERE id = ? AND synced_version < ?")
+          .bind(version, roomId, version)
+          .run()
+          .catch((err) => console.error(`${this.label()}: recording the synced version failed`, err)),
+      );
+    }
   }
 
-  private openSockets(): WebSocket[] {
-    return this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN);
+  #summary(m: MemberState): RoomSummary {
+    return {
+      id: this.#meta("room_id")!,
+      name: this.#meta("name") ?? "",
+      ownerId: this.#meta("owner_id") ?? "",
+      createdAt: Number(this.#meta("created_at") ?? 0),
+      role: m.role,
+      memberCount: this.members.size,
+      unread: m.unread,
+    };
   }
 
-  /** Send a stored event to every open socket (after it is stored: the caller wrote it first). */
-  private broadcast(event: RoomEvent): void {
-    const data = JSON.stringify(event);
-    for (const ws of this.openSockets()) trySend(ws, data);
+  #shard(userId: string): string {
+    return hubShardName(userId, hubShards(this.env));
   }
 
-  private broadcastEphemeral(frame: ServerFrame, except?: WebSocket): void {
-    const data = JSON.stringify(frame);
-    for (const ws of this.openSockets()) if (ws !== except) trySend(ws, data);
+  /** After a write that changed these members' counts: push, off the caller's path, with the alarm as backstop. */
+  #pushed(changed: Iterable<string>, trigger: CountTrigger): void {
+    this.pushes.markDirty(changed, trigger);
+    this.pushes.kick();
+    this.#scheduleAlarm(Date.now() + ALARM_EVERY_MS);
+  }
+
+  /** Run a write transaction; on failure, drop what memory may hold of it. */
+  #write<T>(fn: () => T): T {
+    try {
+      return this.ctx.storage.transactionSync(fn);
+    } catch (err) {
+      this.log.invalidate();
+      this.members.invalidate();
+      this.#metaCache = undefined;
+      throw err;
+    }
+  }
+
+  #onMembersLoaded(): void {
+    this.pushes.recover();
+    if (this.pushes.busy) {
+      this.pushes.kick();
+      this.#scheduleAlarm(Date.now() + ALARM_EVERY_MS);
+    }
+  }
+
+  /** The room's own facts (id, name, owner, synced version), cached: read on every push. */
+  #meta(key: string): string | undefined {
+    if (!this.#metaCache) {
+      const rows = this.sql.exec<{ key: string; value: SqlStorageValue }>("SELECT key, value FROM meta").toArray();
+      this.#metaCache = new Map(rows.filter((r) => r.value !== null).map((r) => [r.key, String(r.value)]));
+    }
+    return this.#metaCache.get(key);
+  }
+
+  #setMeta(key: string, value: string | number): void {
+    if (this.#meta(key) === String(value)) return;
+    this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
+    this.#metaCache!.set(key, String(value));
+  }
+
+  /** Have the alarm run at `at` or sooner. Set in the same turn as the write it protects. */
+  #scheduleAlarm(at: number): void {
+    if (this.#alarmAt !== undefined && this.#alarmAt !== null && this.#alarmAt <= at) return;
+    this.#alarmAt = at;
+    void this.ctx.storage.setAlarm(at);
+  }
+
+  #scheduleNextAlarm(now: number): void {
+    const wants = [
+      this.openSockets().length > 0 ? now + ALARM_EVERY_MS : Infinity,
+      this.#activity.nextExpiry() ?? Infinity,
+      this.pushes.busy ? now + ALARM_EVERY_MS : Infinity,
+    ];
+    const at = Math.min(...wants);
+    if (at !== Infinity) this.#scheduleAlarm(Math.max(at, now + 1));
+  }
+
+  #broadcast(event: RoomEvent | null): void {
+    if (event) this.broadcastRaw(JSON.stringify(event));
+  }
+
+  #broadcastFrame(frame: ServerFrame, except?: WebSocket): void {
+    this.broadcastRaw(JSON.stringify(frame), except);
   }
 
   /**
    * Someone opened the room (first socket) or left it (last socket). Changes
-   * are batched for PRESENCE_BATCH_MS and go out as one small frame, so a
-   * reconnect storm of n clients costs about n/batch frames per socket, not
-   * n full lists (n²). Presence is ephemeral: a batch lost to an eviction is
-   * repaired by the full list every socket gets when it (re)connects.
+   * go out in batches of PRESENCE_BATCH_MS as one small frame. Ephemeral: a
+   * batch lost to an eviction is repaired by the full list each socket gets
+   * when it (re)connects.
    */
-  private presenceChanged(userId: string, username: string, online: boolean): void {
-    this.presenceQueue.set(userId, { username, online });
-    if (this.presenceTimer) return;
-    this.presenceTimer = setTimeout(() => {
-      this.presenceTimer = undefined;
-      const changes = [...this.presenceQueue];
-      this.presenceQueue.clear();
-      const frame: ServerFrame = {
+  #presenceChanged(userId: string, username: string, online: boolean): void {
+    this.#presenceQueue.set(userId, { username, online });
+    if (this.#presenceTimer) return;
+    this.#presenceTimer = setTimeout(() => {
+      this.#presenceTimer = undefined;
+      const changes = [...this.#presenceQueue];
+      this.#presenceQueue.clear();
+      this.#broadcastFrame({
         type: "presence_changed",
         online: changes.filter(([, c]) => c.online).map(([id, c]) => ({ userId: id, username: c.username })),
         offline: changes.filter(([, c]) => !c.online).map(([id]) => id),
-      };
-      this.broadcastEphemeral(frame);
+      });
     }, PRESENCE_BATCH_MS);
-  }
-
-  /** A socket closed: clear its user's typing if it was their last, and tell the others. */
-  private socketGone(ws: WebSocket): void {
-    const att = attachment(ws);
-    if (!att) return;
-    const stillHere = this.ctx.getWebSockets(userTag(att.userId)).some((s) => s !== ws && s.readyState === WebSocket.OPEN);
-    if (stillHere) return;
-    for (const t of this.store.clearActivity(att.userId)) this.broadcastEphemeral(activityFrame(t, false), ws);
-    this.presenceChanged(att.userId, att.username, false);
-  }
-
-  /** Keep an alarm scheduled while sockets are open or someone is typing. */
-  private async ensureAlarm(reschedule = false): Promise<void> {
-    const typing = this.store.nextActivityExpiry();
-    const sockets = this.openSockets().length > 0;
-    const countsPending = this.store.reads.pending().length > 0;
-    if (!sockets && typing === undefined && !countsPending) return;
-    const want = Math.min(Date.now() + (countsPending ? COUNT_RETRY_MS : ALARM_EVERY_MS), typing ?? Infinity);
-    const current = reschedule ? null : await this.ctx.storage.getAlarm();
-    if (current === null || current > want) await this.ctx.storage.setAlarm(want);
   }
 }
 
 // ================================================================== helpers
 
-/** The socket error code for a room failure. */
 function socketCode(code: Failure["code"]): SocketErrorCode {
   return code === "rate_limited" || code === "forbidden" || code === "not_found" ? code : "invalid_frame";
 }
@@ -525,27 +614,22 @@ function activityFrame(a: ActiveUser, on: boolean): ServerFrame {
   return { type: "typing", userId: a.id, username: a.username, typing: on, activity: a.activity };
 }
 
-function attachment(ws: WebSocket): Attachment | undefined {
-  return (ws.deserializeAttachment() as Attachment | null) ?? undefined;
-}
-
 function send(ws: WebSocket, frame: ServerFrame): void {
   trySend(ws, JSON.stringify(frame));
 }
 
-function sendError(ws: WebSocket, code: SocketErrorCode, message: string, clientId?: string, retryAfter?: number, ref?: string): void {
+function sendError(ws: WebSocket, code: SocketErrorCode, message: string, extra: { clientId?: string; ref?: string; retryAfter?: number } = {}): void {
   send(ws, {
     type: "error",
     code,
     message,
-    ...(clientId ? { clientId } : {}),
-    ...(ref ? { ref } : {}),
-    ...(retryAfter ? { retryAfter } : {}),
+    ...(extra.clientId ? { clientId: extra.clientId } : {}),
+    ...(extra.ref ? { ref: extra.ref } : {}),
+    ...(extra.retryAfter ? { retryAfter: extra.retryAfter } : {}),
   });
 }
 
 function utf8Length(s: string): number {
-  // Cheap upper bound first: UTF-8 never takes more than 3 bytes per UTF-16 unit.
   if (s.length * 3 <= LIMITS.frameMaxBytes) return s.length;
   return new TextEncoder().encode(s).byteLength;
 }
@@ -563,7 +647,6 @@ function parseFrame(raw: string): { ok: true; value: ClientFrame } | { ok: false
   const clientId =
     typeof json === "object" && json !== null && "clientId" in json && typeof json.clientId === "string" ? json.clientId.slice(0, 64) : undefined;
   const issue = parsed.error.issues[0];
-  // Our own messages are sentences for the user; zod's generic ones get the field name.
   const mine = issue && /^[A-Z]/.test(issue.message);
   const where = !mine && issue?.path.length ? `${issue.path.join(".")}: ` : "";
   return { ok: false, message: `${where}${issue?.message ?? "Invalid frame"}`, ...(clientId ? { clientId } : {}) };

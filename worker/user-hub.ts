@@ -1,148 +1,228 @@
 /**
  * UserHub — one Durable Object per shard of users (`fnv1a(userId) mod
- * HUB_SHARDS`). It is the badge read model: per-(user, room) unread counts in
- * its SQLite, current for online and offline users alike, and the
- * hibernatable `/api/me/ws` sockets of its users' tabs, tagged by user id.
+ * HUB_SHARDS`): the hibernatable `/api/me/ws` sockets of its users' tabs,
+ * tagged by user id, and the badge of each user who has a tab open.
  *
- * A room calls `applyCounts` once per shard with all of that shard's updates;
- * they are applied in one transaction with set-based SQL (no statement per
- * user), and each affected user's open tabs get the new numbers pushed.
+ * It keeps counts only for users with an open tab: when a user's first tab
+ * connects, it builds their whole map (their rooms from D1, each room's
+ * count by RPC, newest version wins), and drops it when their last tab
+ * closes. A room calls `deliver` once per shard with the counts that changed
+ * and any rooms-list notices; the hub writes a row only for users who have a
+ * tab open (k rows for k such users) and pushes the numbers to their tabs.
+ * For a user with no tab open, `getUnread` asks their rooms directly: exact,
+ * and only rows read.
  */
-import { DurableObject } from "cloudflare:workers";
-import { type CountTrigger, MAX_SOCKETS_PER_USER, type NotificationCountUpdate, PING_FRAME, PONG_FRAME, CLOSE, type UnreadCounts } from "./protocol";
-import type { CountUpdate } from "./room/read-state";
-import { safeClose, trySend } from "./lib/ws";
+import { type CountTrigger, MAX_SOCKETS_PER_USER, type NotificationCountUpdate, type ServerFrame, type UnreadCounts } from "./protocol";
+import type { HubFrame } from "./protocol";
+import type { CountFor, HubBatch } from "./lib/hub";
+import { migrate } from "./lib/sql-migrations";
+import { type BaseAttachment, SocketObject, userTag } from "./lib/socket-object";
+import { newId } from "./lib/encoding";
+import { trySend } from "./lib/ws";
+import { HUB_UPGRADE_HEADERS } from "./room/contract";
 
-/** Internal headers the Worker sets on the badge-socket upgrade. */
-export const HUB_UPGRADE_HEADERS = { userId: "X-Parley-User-Id", session: "X-Parley-Session" } as const;
+export { HUB_UPGRADE_HEADERS };
 
-const sessionTag = (sessionHash: string) => `s:${sessionHash}`;
+const HUB_MIGRATIONS: readonly string[] = [
+  // 1 — the first version: a stored count for every (user, room), online or not.
+  `CREATE TABLE IF NOT EXISTS unread (
+     user_id TEXT NOT NULL, room_id TEXT NOT NULL, n INTEGER NOT NULL CHECK (n >= 0), version INTEGER NOT NULL,
+     PRIMARY KEY (user_id, room_id)
+   ) WITHOUT ROWID;
+   CREATE TABLE IF NOT EXISTS stats (key TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;`,
+  // 2 — counts only for users with a tab open (built on connect); `gone` keeps a removal's version.
+  `DROP TABLE IF EXISTS stats;
+   DROP TABLE IF EXISTS unread;
+   CREATE TABLE counts (
+     user_id TEXT NOT NULL, room_id TEXT NOT NULL, n INTEGER NOT NULL CHECK (n >= 0), version INTEGER NOT NULL,
+     gone INTEGER NOT NULL DEFAULT 0,
+     PRIMARY KEY (user_id, room_id)
+   ) WITHOUT ROWID;`,
+];
 
-export class UserHub extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
+type Attachment = BaseAttachment;
+
+export class UserHub extends SocketObject<Attachment> {
+  /** `deliver` calls this shard handled (tests and the benchmark). */
+  #calls = 0;
+  #updates = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS unread (
-      user_id TEXT NOT NULL,
-      room_id TEXT NOT NULL,
-      n INTEGER NOT NULL CHECK (n >= 0),
-      version INTEGER NOT NULL,
-      PRIMARY KEY (user_id, room_id)
-    ) WITHOUT ROWID`);
-    this.sql.exec("CREATE TABLE IF NOT EXISTS stats (key TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID");
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+    migrate(ctx.storage, this.sql, HUB_MIGRATIONS);
   }
 
-  /** Calls and updates this shard has applied (for tests and the benchmark). */
+  protected label(): string {
+    return "user hub";
+  }
+
+  /** Calls and count entries this shard has handled since it started. */
   stats(): { applyCalls: number; updates: number } {
-    const rows = new Map(this.sql.exec<{ key: string; n: number }>("SELECT key, n FROM stats").toArray().map((r) => [r.key, r.n]));
-    return { applyCalls: rows.get("apply_calls") ?? 0, updates: rows.get("updates") ?? 0 };
+    return { applyCalls: this.#calls, updates: this.#updates };
   }
 
-  /** The badge of one user: total and per-room counts (rooms at 0 omitted). */
-  getUnread(userId: string): UnreadCounts {
+  /** The badge of one user: total and per-room counts (rooms at 0 omitted). Exact, tab open or not. */
+  async getUnread(userId: string): Promise<UnreadCounts> {
+    this.meter.count("requests");
+    if (this.userOnline(userId)) return this.#stored(userId);
+    const counts = await this.#ask(userId);
     const rooms: Record<string, number> = {};
     let total = 0;
-    for (const row of this.sql.exec<{ room_id: string; n: number }>("SELECT room_id, n FROM unread WHERE user_id = ? AND n > 0", userId)) {
-      rooms[row.room_id] = row.n;
-      total += row.n;
+    for (const [roomId, c] of counts) {
+      if (c && c.n > 0) {
+        rooms[roomId] = c.n;
+        total += c.n;
+      }
     }
     return { total, rooms };
   }
 
   /**
-   * Apply a room's new counts for users of this shard, newest version wins
-   * (a late, older update never overwrites a newer one), then push each
-   * changed user's new numbers to their open tabs. Returns how many changed.
+   * A room's changes for users of this shard: counts (newest version wins; a
+   * late, older one never overwrites a newer) and rooms-list notices. Only
+   * users with a tab open are written and told. Returns who of them is online.
    */
-  applyCounts(roomId: string, updates: CountUpdate[], trigger: CountTrigger): number {
-    const json = JSON.stringify(updates);
-    const changed = this.ctx.storage.transactionSync(() => {
-      const before = new Map(
-        this.sql
-          .exec<{ user_id: string; n: number }>(
-            "SELECT user_id, n FROM unread WHERE room_id = ? AND user_id IN (SELECT value ->> 'userId' FROM json_each(?))",
-            roomId,
-            json,
-          )
-          .toArray()
-          .map((r) => [r.user_id, r.n]),
-      );
-      const written = this.sql
-        .exec<{ user_id: string; n: number }>(
-          `INSERT INTO unread (user_id, room_id, n, version)
-             SELECT j.value ->> 'userId', ?, j.value ->> 'n', j.value ->> 'version' FROM json_each(?) j WHERE true
-           ON CONFLICT (user_id, room_id) DO UPDATE SET n = excluded.n, version = excluded.version
-             WHERE excluded.version >= unread.version
-           RETURNING user_id, n`,
-          roomId,
-          json,
-        )
-        .toArray();
-      this.sql.exec(
-        `INSERT INTO stats (key, n) VALUES ('apply_calls', 1), ('updates', ?)
-         ON CONFLICT (key) DO UPDATE SET n = n + excluded.n`,
-        updates.length,
-      );
-      return written.filter((w) => (before.get(w.user_id) ?? 0) !== w.n);
+  deliver(batch: HubBatch): { online: string[] } {
+    this.meter.count("requests");
+    this.#calls++;
+    this.#updates += batch.counts.length;
+    const online = new Set<string>();
+    const isOnline = (userId: string) => {
+      if (online.has(userId)) return true;
+      if (!this.userOnline(userId)) return false;
+      online.add(userId);
+      return true;
+    };
+    const changed = new Set<string>();
+    const frames: { userId: string; frame: HubFrame }[] = [];
+    this.ctx.storage.transactionSync(() => {
+      for (const c of batch.counts) if (isOnline(c.userId) && this.#upsert(c.userId, batch.roomId, c.n, c.version, false)) changed.add(c.userId);
+      for (const n of batch.notices) {
+        if (n.kind === "room_updated") {
+          for (const userId of n.userIds) if (isOnline(userId)) frames.push({ userId, frame: { type: "room_updated", room: n.room } });
+        } else if (isOnline(n.userId)) {
+          const added = n.kind === "room_added";
+          if (this.#upsert(n.userId, batch.roomId, added ? n.room.unread : 0, n.version, !added) || added) {
+            frames.push({ userId: n.userId, frame: added ? { type: "room_added", room: n.room } : { type: "room_removed", roomId: n.roomId } });
+            changed.add(n.userId);
+          }
+        }
+      }
     });
-    if (!changed.length) return 0;
-    const totals = this.sql
-      .exec<{ user_id: string; total: number }>(
-        `SELECT user_id, SUM(n) AS total FROM unread
-         WHERE user_id IN (SELECT value FROM json_each(?)) GROUP BY user_id`,
-        JSON.stringify(changed.map((c) => c.user_id)),
-      )
-      .toArray();
-    const totalOf = new Map(totals.map((t) => [t.user_id, t.total]));
-    for (const c of changed) {
-      const frame: NotificationCountUpdate = {
-        type: "notification_count_update",
-        total: totalOf.get(c.user_id) ?? 0,
-        rooms: { [roomId]: c.n },
-        trigger,
-      };
-      const data = JSON.stringify(frame);
-      for (const ws of this.ctx.getWebSockets(c.user_id)) trySend(ws, data);
-    }
-    return changed.length;
+    for (const { userId, frame } of frames) this.#sendTo(userId, frame);
+    for (const userId of changed) this.#pushCount(userId, batch.roomId, batch.trigger);
+    return { online: [...online] };
   }
 
-  /** Close every badge socket of one session (sign out). */
-  closeSession(sessionHash: string): number {
-    const sockets = this.ctx.getWebSockets(sessionTag(sessionHash));
-    for (const ws of sockets) safeClose(ws, CLOSE.policy, "signed out");
-    return sockets.length;
-  }
+  // ------------------------------------------------------------ sockets
 
   /** The `/api/me/ws` upgrade, forwarded by the Worker after auth and Origin checks. */
   override async fetch(request: Request): Promise<Response> {
-    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("Expected a WebSocket upgrade", { status: 426 });
-    const userId = request.headers.get(HUB_UPGRADE_HEADERS.userId);
-    const session = request.headers.get(HUB_UPGRADE_HEADERS.session);
-    if (!userId || !session) return new Response("Missing identity", { status: 400 });
-    const { 0: client, 1: server } = new WebSocketPair();
-    const crowded = this.ctx.getWebSockets(userId).length >= MAX_SOCKETS_PER_USER;
-    this.ctx.acceptWebSocket(server, [userId, sessionTag(session)]);
-    if (crowded) {
-      safeClose(server, CLOSE.tooManyConnections, `too many connections (at most ${MAX_SOCKETS_PER_USER} tabs)`);
-    } else {
-      server.serializeAttachment({ userId });
-      // On every (re)connect the server's numbers replace the client's.
-      const frame: NotificationCountUpdate = { type: "notification_count_update", ...this.getUnread(userId), trigger: "connect", full: true };
-      trySend(server, JSON.stringify(frame));
+    this.meter.count("requests");
+    try {
+      if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("Expected a WebSocket upgrade", { status: 426 });
+      const userId = request.headers.get(HUB_UPGRADE_HEADERS.userId);
+      const session = request.headers.get(HUB_UPGRADE_HEADERS.session);
+      if (!userId || !session) return new Response("Missing identity", { status: 400 });
+      const first = !this.userOnline(userId);
+      const { client, server, refused } = this.accept(
+        { userId, connectionId: newId(), connectedAt: Date.now() },
+        session,
+        MAX_SOCKETS_PER_USER,
+        `too many connections (at most ${MAX_SOCKETS_PER_USER} tabs)`,
+      );
+      if (!refused) {
+        // The first tab builds the map; later tabs share it. Either way the server's numbers replace the client's.
+        if (first) await this.#build(userId);
+        const frame: NotificationCountUpdate = { type: "notification_count_update", ...this.#stored(userId), trigger: "connect", full: true };
+        trySend(server, JSON.stringify(frame));
+      }
+      return new Response(null, { status: 101, webSocket: client });
+    } catch (err) {
+      console.error(`${this.label()}: upgrade failed`, err);
+      return new Response("Something went wrong", { status: 500 });
     }
-    return new Response(null, { status: 101, webSocket: client });
   }
 
-  override async webSocketMessage(ws: WebSocket): Promise<void> {
-    // Only pings are expected, and the runtime answers those; anything else is ignored.
-    trySend(ws, JSON.stringify({ type: "pong" }));
+  protected override onMessage(ws: WebSocket): void {
+    // Only pings are expected, and the runtime answers those; anything else gets a pong.
+    trySend(ws, JSON.stringify({ type: "pong" } satisfies ServerFrame));
   }
 
-  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    safeClose(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
+  /** The user's last tab closed: forget their map (it is rebuilt when a tab connects). */
+  protected override onClose(ws: WebSocket, att: Attachment): void {
+    if (!this.userOnline(att.userId, ws)) this.sql.exec("DELETE FROM counts WHERE user_id = ?", att.userId);
+  }
+
+  protected override async onAlarm(): Promise<void> {
+    // No alarms yet (half-open badge sockets: issue #13).
+  }
+
+  // ------------------------------------------------------------ internals
+
+  /** Every room of the user, asked in parallel: their count and its version (null: the room says not a member). */
+  async #ask(userId: string): Promise<Map<string, CountFor>> {
+    const { results } = await this.env.DB.prepare("SELECT room_id AS roomId FROM memberships WHERE user_id = ?").bind(userId).all<{ roomId: string }>();
+    const answers = await Promise.all(
+      results.map(async ({ roomId }) => {
+        try {
+          return [roomId, await this.env.ROOM.getByName(roomId).countFor(userId)] as const;
+        } catch (err) {
+          console.error(`${this.label()}: count of room ${roomId} unavailable`, err);
+          return [roomId, null] as const;
+        }
+      }),
+    );
+    return new Map(answers);
+  }
+
+  /** Build a user's map from their rooms (newest version wins over what arrived meanwhile). */
+  async #build(userId: string): Promise<void> {
+    const counts = await this.#ask(userId);
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec("DELETE FROM counts WHERE user_id = ? AND room_id NOT IN (SELECT value FROM json_each(?))", userId, JSON.stringify([...counts.keys()]));
+      for (const [roomId, c] of counts) if (c) this.#upsert(userId, roomId, c.n, c.version, false);
+    });
+  }
+
+  /** Newest version wins. Returns whether the stored count or presence changed. */
+  #upsert(userId: string, roomId: string, n: number, version: number, gone: boolean): boolean {
+    const before = this.sql.exec<{ n: number; gone: number; version: number }>("SELECT n, gone, version FROM counts WHERE user_id = ? AND room_id = ?", userId, roomId).toArray()[0];
+    if (before && before.version > version) return false;
+    if (before && before.n === n && Boolean(before.gone) === gone) {
+      if (before.version !== version) this.sql.exec("UPDATE counts SET version = ? WHERE user_id = ? AND room_id = ?", version, userId, roomId);
+      return false;
+    }
+    this.sql.exec(
+      `INSERT INTO counts (user_id, room_id, n, version, gone) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (user_id, room_id) DO UPDATE SET n = excluded.n, version = excluded.version, gone = excluded.gone`,
+      userId,
+      roomId,
+      n,
+      version,
+      gone ? 1 : 0,
+    );
+    return true;
+  }
+
+  #stored(userId: string): UnreadCounts {
+    const rooms: Record<string, number> = {};
+    let total = 0;
+    for (const r of this.sql.exec<{ room_id: string; n: number }>("SELECT room_id, n FROM counts WHERE user_id = ? AND gone = 0 AND n > 0", userId)) {
+      rooms[r.room_id] = r.n;
+      total += r.n;
+    }
+    return { total, rooms };
+  }
+
+  #pushCount(userId: string, roomId: string, trigger: CountTrigger): void {
+    const row = this.sql.exec<{ n: number; gone: number }>("SELECT n, gone FROM counts WHERE user_id = ? AND room_id = ?", userId, roomId).toArray()[0];
+    const total = this.sql.exec<{ t: number | null }>("SELECT SUM(n) AS t FROM counts WHERE user_id = ? AND gone = 0", userId).one().t ?? 0;
+    const frame: NotificationCountUpdate = { type: "notification_count_update", total, rooms: { [roomId]: row && !row.gone ? row.n : 0 }, trigger };
+    this.#sendTo(userId, frame);
+  }
+
+  #sendTo(userId: string, frame: HubFrame): void {
+    this.broadcastRaw(JSON.stringify(frame), undefined, userTag(userId));
   }
 }

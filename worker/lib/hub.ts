@@ -1,8 +1,10 @@
 /**
  * Users are spread over HUB_SHARDS UserHub objects: user u lives in shard
  * `fnv1a(u) mod HUB_SHARDS`. A room makes one call per shard, never one per
- * member (DESIGN.md invariant 5).
+ * member (docs/architecture: badges). This module also holds what a room
+ * sends a hub, so both sides share one contract.
  */
+import type { CountTrigger, RoomSummary } from "../protocol";
 
 /** 32-bit FNV-1a: small, stable across runtimes, good enough spread for ids. */
 export function fnv1a(text: string): number {
@@ -28,3 +30,27 @@ export function hubShardName(userId: string, shards: number): string {
 export function hubFor(env: Env, userId: string) {
   return env.USER_HUB.getByName(hubShardName(userId, hubShards(env)));
 }
+
+/** One member's count in one room, with its version (newer wins at the hub). */
+export interface CountEntry {
+  userId: string;
+  n: number;
+  version: number;
+}
+
+/** A change to a user's rooms list, kept durably by the room until its hub has it. */
+export type Notice =
+  | { kind: "room_added"; userId: string; room: RoomSummary; version: number }
+  | { kind: "room_removed"; userId: string; roomId: string; version: number }
+  | { kind: "room_updated"; userIds: string[]; room: { id: string; name: string } };
+
+/** What a room sends one hub shard in one call. */
+export interface HubBatch {
+  roomId: string;
+  counts: CountEntry[];
+  notices: Notice[];
+  trigger: CountTrigger;
+}
+
+/** A room's count for one user, for a hub building that user's badge (null: not a member). */
+export type CountFor = { n: number; version: number } | null;

@@ -1,4 +1,4 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, ne } from "drizzle-orm";
 import { memberships, rooms } from "../db/schema";
 import type { Role } from "../protocol";
 import type { DB } from "../types";
@@ -15,4 +15,39 @@ export async function requireMembership(db: DB, roomId: string, userId: string) 
   if (!row) throw apiError(404, "not_found", "Room not found");
   if (!row.role) throw apiError(403, "forbidden", "You are not a member of this room");
   return { room: row.room, role: row.role as Role };
+}
+
+/**
+ * Tell a room that its membership or name changed in D1. A failure is not
+ * the caller's: D1 already holds the change, and the room catches up by
+ * itself (its alarm compares versions while sockets are open, and the
+ * per-minute cron syncs every room whose synced version lags), so the
+ * request succeeds and the failure is logged.
+ */
+export async function tellRoom(env: Env, roomId: string): Promise<void> {
+  try {
+    await env.ROOM.getByName(roomId).syncMembers(roomId);
+  } catch (err) {
+    console.error(`room ${roomId}: sync after a membership change failed; the repair will retry it`, err);
+  }
+}
+
+/**
+ * The repair (cron, every minute): sync the rooms whose Durable Object has not
+ * applied D1's latest membership version (R14). Returns how many it synced.
+ */
+export async function repairRooms(env: Env, db: DB, limit = 200): Promise<{ synced: number; failed: number }> {
+  const lagging = await db.select({ id: rooms.id }).from(rooms).where(ne(rooms.version, rooms.syncedVersion)).limit(limit);
+  let failed = 0;
+  await Promise.all(
+    lagging.map(async ({ id }) => {
+      try {
+        await env.ROOM.getByName(id).syncMembers(id);
+      } catch (err) {
+        failed++;
+        console.error(`room ${id}: repair sync failed`, err);
+      }
+    }),
+  );
+  return { synced: lagging.length - failed, failed };
 }

@@ -1,13 +1,20 @@
 /**
  * Benchmark hooks, off unless BENCH_HOOKS = "1" (set only by `npm run bench`
- * on its own wrangler dev): `POST /api/_bench/rooms/:id/reset` resets a Room
- * object, as a redeploy would, for the reconnect-storm scenario.
+ * on its own wrangler dev):
+ * - `POST /api/_bench/rooms/:id/reset` resets a Room object, as a redeploy
+ *   would, for the reconnect-storm scenario;
+ * - `GET /api/_bench/rooms/:id/meter` reads the cost meters (lib/meter.ts) of
+ *   that room and of every UserHub shard (summed), and `DELETE` resets them.
  */
 import { Hono } from "hono";
 import { apiError } from "../lib/errors";
 import { requireMembership } from "../lib/membership";
 import { requireAuth } from "../middleware/auth";
+import { hubShards } from "../lib/hub";
+import { sumReadings } from "../lib/meter";
 import type { AppEnv } from "../types";
+
+const allHubs = (env: Env) => Array.from({ length: hubShards(env) }, (_, i) => env.USER_HUB.getByName(`shard-${i}`));
 
 export const benchHooks = new Hono<AppEnv>()
   .use(async function benchOnly(c, next) {
@@ -21,5 +28,17 @@ export const benchHooks = new Hono<AppEnv>()
     await c.env.ROOM.getByName(roomId)
       .reset()
       .catch(() => undefined); // the abort rejects the call that caused it
+    return c.body(null, 204);
+  })
+  .get("/rooms/:id/meter", async (c) => {
+    const roomId = c.req.param("id");
+    await requireMembership(c.var.db, roomId, c.var.auth.user.id);
+    const [room, hubs] = await Promise.all([c.env.ROOM.getByName(roomId).meterReading(), Promise.all(allHubs(c.env).map((h) => h.meterReading()))]);
+    return c.json({ room, hubs: sumReadings(hubs) });
+  })
+  .delete("/rooms/:id/meter", async (c) => {
+    const roomId = c.req.param("id");
+    await requireMembership(c.var.db, roomId, c.var.auth.user.id);
+    await Promise.all([c.env.ROOM.getByName(roomId).meterReset(), ...allHubs(c.env).map((h) => h.meterReset())]);
     return c.body(null, 204);
   });

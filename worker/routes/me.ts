@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { apiError } from "../lib/errors";
 import { hubFor } from "../lib/hub";
-import { HUB_UPGRADE_HEADERS } from "../user-hub";
+import { HUB_UPGRADE_HEADERS } from "../room/contract";
 import type { AppEnv } from "../types";
 
 export const me = new Hono<AppEnv>()

@@ -1,11 +1,11 @@
 /** `/api/rooms/*`: rooms and their membership. Non-members get 403 on everything of a room. */
-import { and, asc, count, eq } from "drizzle-orm";
+import { and, asc, count, eq, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { memberships, rooms, users } from "../db/schema";
 import { newId } from "../lib/encoding";
 import { apiError } from "../lib/errors";
 import { hubFor } from "../lib/hub";
-import { requireMembership } from "../lib/membership";
+import { requireMembership, tellRoom } from "../lib/membership";
 import { jsonBody } from "../middleware/validate";
 import { AddMemberBody, CreateRoomBody, RenameRoomBody, type Role, type RoomSnapshot, type RoomSummary } from "../protocol";
 import type { AppEnv, DB } from "../types";
@@ -35,7 +35,7 @@ export const roomsApi = new Hono<AppEnv>()
       .as("mc");
     const [rows, unread] = await Promise.all([
       db
-        .select({ room: rooms, role: memberships.role, memberCount: memberCounts.n })
+        .select({ room: { id: rooms.id, name: rooms.name, ownerId: rooms.ownerId, createdAt: rooms.createdAt }, role: memberships.role, memberCount: memberCounts.n })
         .from(memberships)
         .innerJoin(rooms, eq(rooms.id, memberships.roomId))
         .innerJoin(memberCounts, eq(memberCounts.roomId, rooms.id))
@@ -56,10 +56,10 @@ export const roomsApi = new Hono<AppEnv>()
     const { name } = c.req.valid("json");
     const room = { id: newId(), name, ownerId: user.id, createdAt: Date.now() };
     await c.var.db.batch([
-      c.var.db.insert(rooms).values(room),
+      c.var.db.insert(rooms).values({ ...room, version: 1 }),
       c.var.db.insert(memberships).values({ roomId: room.id, userId: user.id, role: "owner", joinedAt: room.createdAt }),
     ]);
-    await c.env.ROOM.getByName(room.id).syncMembers(room.id);
+    await tellRoom(c.env, room.id);
     const summary: RoomSummary = { ...room, role: "owner", memberCount: 1, unread: 0 };
     return c.json({ room: summary }, 201);
   })
@@ -77,7 +77,13 @@ export const roomsApi = new Hono<AppEnv>()
     const { role } = await requireMembership(c.var.db, roomId, c.var.auth.user.id);
     requireOwner(role, "rename it");
     const { name } = c.req.valid("json");
-    const room = await c.var.db.update(rooms).set({ name }).where(eq(rooms.id, roomId)).returning().get();
+    const room = await c.var.db
+      .update(rooms)
+      .set({ name, version: sql`${rooms.version} + 1` })
+      .where(eq(rooms.id, roomId))
+      .returning({ id: rooms.id, name: rooms.name, ownerId: rooms.ownerId, createdAt: rooms.createdAt })
+      .get();
+    await tellRoom(c.env, roomId);
     return c.json({ room });
   })
   .post("/:id/members", ...jsonBody(AddMemberBody), async (c) => {
@@ -92,32 +98,45 @@ export const roomsApi = new Hono<AppEnv>()
       .where(eq(users.usernameKey, username.toLowerCase()))
       .get();
     if (!target) throw apiError(404, "not_found", `No user named “${username}”`);
-    const joinedAt = Date.now();
-    const inserted = await db
-      .insert(memberships)
-      .values({ roomId, userId: target.id, role: "member", joinedAt })
-      .onConflictDoNothing()
-      .returning()
-      .get();
-    if (!inserted) throw apiError(409, "conflict", `${target.username} is already a member`);
-    await c.env.ROOM.getByName(roomId).syncMembers(roomId);
-    return c.json({ member: { ...target, role: "member" as const, joinedAt } }, 201);
+    // Idempotent: adding someone who is already a member answers 200 with the membership
+    // (and still tells the room, so a retry repairs a room that missed the first call).
+    const [inserted] = await db.batch([
+      db.insert(memberships).values({ roomId, userId: target.id, role: "member", joinedAt: Date.now() }).onConflictDoNothing().returning(),
+      db.update(rooms).set({ version: sql`${rooms.version} + 1` }).where(eq(rooms.id, roomId)),
+    ]);
+    const member =
+      inserted[0] ??
+      (await db
+        .select()
+        .from(memberships)
+        .where(and(eq(memberships.roomId, roomId), eq(memberships.userId, target.id)))
+        .get());
+    await tellRoom(c.env, roomId);
+    if (!member) throw apiError(409, "conflict", `${target.username} was removed meanwhile; try again`);
+    return c.json({ member: { ...target, role: member.role, joinedAt: member.joinedAt } }, inserted[0] ? 201 : 200);
   })
   .delete("/:id/members/:userId", async (c) => {
     const roomId = c.req.param("id");
     const targetId = c.req.param("userId");
     const me = c.var.auth.user.id;
     const db = c.var.db;
-    const { role } = await requireMembership(db, roomId, me);
-    if (targetId !== me) requireOwner(role, "remove members");
-    else if (role === "owner") throw apiError(409, "conflict", "The owner cannot leave the room");
-    const removed = await db
-      .delete(memberships)
-      .where(and(eq(memberships.roomId, roomId), eq(memberships.userId, targetId)))
-      .returning()
-      .get();
-    if (!removed) throw apiError(404, "not_found", "That user is not a member of this room");
-    // The room closes the removed member's sockets and zeroes their badge for this room.
-    await c.env.ROOM.getByName(roomId).syncMembers(roomId);
+    if (targetId === me) {
+      // Leaving is idempotent: a retry after the D1 write (when I am no longer a member) still reaches the room.
+      const room = await db.select({ ownerId: rooms.ownerId }).from(rooms).where(eq(rooms.id, roomId)).get();
+      if (!room) throw apiError(404, "not_found", "Room not found");
+      if (room.ownerId === me) throw apiError(409, "conflict", "The owner cannot leave the room");
+    } else {
+      const { role } = await requireMembership(db, roomId, me);
+      requireOwner(role, "remove members");
+      const target = await db.select({ id: users.id }).from(users).where(eq(users.id, targetId)).get();
+      if (!target) throw apiError(404, "not_found", "No such user");
+    }
+    // Removing someone who is not (or no longer) a member succeeds too, and still tells the room.
+    await db.batch([
+      db.delete(memberships).where(and(eq(memberships.roomId, roomId), eq(memberships.userId, targetId))),
+      db.update(rooms).set({ version: sql`${rooms.version} + 1` }).where(eq(rooms.id, roomId)),
+    ]);
+    // The room closes the removed member's sockets and drops the room from their badge and list.
+    await tellRoom(c.env, roomId);
     return c.body(null, 204);
   });

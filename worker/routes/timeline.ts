@@ -8,8 +8,8 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { apiError } from "../lib/errors";
 import { jsonBody, query } from "../middleware/validate";
 import { EditMessageBody, EventsQuery, HistoryQuery, MarkUnreadBody, ReadBody, SendMessageBody } from "../protocol";
-import { UPGRADE_HEADERS } from "../room";
-import type { Failure } from "../room/store";
+import { UPGRADE_HEADERS } from "../room/contract";
+import type { Failure } from "../room/log";
 import type { AppEnv } from "../types";
 import { requireMembership } from "../lib/membership";
 
@@ -75,13 +75,17 @@ export const timeline = new Hono<AppEnv>()
     const roomId = c.req.param("id");
     const { user } = c.var.auth;
     await requireMembership(c.var.db, roomId, user.id);
-    return c.json(await c.env.ROOM.getByName(roomId).markRead(user, c.req.valid("json").seq));
+    const res = await c.env.ROOM.getByName(roomId).markRead(user, c.req.valid("json").seq);
+    if (!res.ok) fail(res);
+    return c.json({ readSeq: res.readSeq, unread: res.unread, changed: res.changed });
   })
   .post("/:id/unread", ...jsonBody(MarkUnreadBody), async (c) => {
     const roomId = c.req.param("id");
     const { user } = c.var.auth;
     await requireMembership(c.var.db, roomId, user.id);
-    return c.json(await c.env.ROOM.getByName(roomId).markRead(user, c.req.valid("json").seq, true));
+    const res = await c.env.ROOM.getByName(roomId).markRead(user, c.req.valid("json").seq, true);
+    if (!res.ok) fail(res);
+    return c.json({ readSeq: res.readSeq, unread: res.unread, changed: res.changed });
   })
   .patch("/:id/messages/:messageId", ...jsonBody(EditMessageBody), async (c) => {
     const roomId = c.req.param("id");

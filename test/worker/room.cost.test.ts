@@ -1,0 +1,104 @@
+/**
+ * R17 — cost does not grow with the room. One message writes a bounded
+ * number of rows (room and hubs together), whatever the number of members:
+ * at most 10 with no badge socket open, at most 10 + k with k members' badge
+ * sockets open. Measured with the objects' own SQL meters (rowsWritten as
+ * Cloudflare bills them).
+ */
+import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { hubShards } from "../../worker/lib/hub";
+import { sumReadings, type MeterReading } from "../../worker/lib/meter";
+import type { Room } from "../../worker/room";
+import { addMember, call, createRoom, register, type TestUser } from "./helpers";
+import { BadgeTab, eventually } from "./badge-tab";
+
+const MAX_ROWS_PER_MESSAGE = 10;
+
+/** Add `n` members straight into D1 (fast: no password hashing), then tell the room. */
+async function seedMembers(roomId: string, n: number): Promise<void> {
+  const now = Date.now();
+  const stmts: D1PreparedStatement[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = `seed-${roomId}-${i}`;
+    stmts.push(
+      env.DB.prepare("INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (?, ?, ?, 'x', ?)").bind(id, `s${i}_${roomId.slice(0, 6)}`, `s${i}_${roomId.slice(0, 6)}`.toLowerCase(), now),
+      env.DB.prepare("INSERT INTO memberships (room_id, user_id, role, joined_at) VALUES (?, ?, 'member', ?)").bind(roomId, id, now),
+    );
+  }
+  for (let i = 0; i < stmts.length; i += 400) await env.DB.batch(stmts.slice(i, i + 400));
+  await env.DB.prepare("UPDATE rooms SET version = version + 1 WHERE id = ?").bind(roomId).run();
+  await env.ROOM.getByName(roomId).syncMembers(roomId);
+}
+
+const hubs = () => Array.from({ length: hubShards(env) }, (_, i) => env.USER_HUB.getByName(`shard-${i}`));
+
+async function resetMeters(roomId: string): Promise<void> {
+  await Promise.all([env.ROOM.getByName(roomId).meterReset(), ...hubs().map((h) => h.meterReset())]);
+}
+
+async function readMeters(roomId: string): Promise<{ room: MeterReading; hubs: MeterReading; busy: boolean }> {
+  const stub = env.ROOM.getByName(roomId);
+  const [room, hubReadings, busy] = await Promise.all([
+    stub.meterReading(),
+    Promise.all(hubs().map((h) => h.meterReading())),
+    runInDurableObject(stub, (r: Room) => r.pushes.busy),
+  ]);
+  return { room, hubs: sumReadings(hubReadings), busy };
+}
+
+/** Send one message over HTTP and measure what it cost once the pushes settle. */
+async function costOfOneMessage(roomId: string, sender: TestUser) {
+  // Let earlier pushes (membership) settle first.
+  await eventually(() => readMeters(roomId), (m) => !m.busy, "earlier pushes to settle");
+  await resetMeters(roomId);
+  const res = await call(`/api/rooms/${roomId}/messages`, { cookie: sender.cookie, json: { clientId: crypto.randomUUID(), text: "how much?" } });
+  expect(res.status).toBe(201);
+  const m = await eventually(() => readMeters(roomId), (x) => !x.busy && x.room.hubCalls > 0, "the pushes");
+  return { roomRows: m.room.rowsWritten, hubRows: m.hubs.rowsWritten, total: m.room.rowsWritten + m.hubs.rowsWritten, hubCalls: m.room.hubCalls };
+}
+
+describe("R17 rows written per message do not grow with the room", () => {
+  it.each([10, 100, 1000])("a room of %i members, no badge socket open: at most 10 rows", async (n) => {
+    const owner = await register();
+    const room = await createRoom(owner);
+    await seedMembers(room.id, n - 1);
+    const cost = await costOfOneMessage(room.id, owner);
+    console.log(`R17 ${n} members:`, JSON.stringify(cost));
+    expect(cost.total).toBeLessThanOrEqual(MAX_ROWS_PER_MESSAGE);
+    expect(cost.hubRows).toBe(0);
+    expect(cost.hubCalls).toBeLessThanOrEqual(hubShards(env));
+  });
+
+  it("with k members' badge sockets open: at most 10 + k rows, and each open tab gets its number", async () => {
+    const owner = await register();
+    const room = await createRoom(owner);
+    await seedMembers(room.id, 97);
+    const online: TestUser[] = [];
+    for (let i = 0; i < 3; i++) {
+      const u = await register();
+      await addMember(owner, room.id, u);
+      online.push(u);
+    }
+    const tabs = await Promise.all(online.map((u) => BadgeTab.open(u)));
+    try {
+      const cost = await costOfOneMessage(room.id, owner);
+      expect(cost.total).toBeLessThanOrEqual(MAX_ROWS_PER_MESSAGE + online.length);
+      for (const t of tabs) await t.until(() => t.last?.rooms[room.id] === 1 && t.last.total === 1, "the exact count");
+    } finally {
+      for (const t of tabs) t.close();
+    }
+  });
+
+  it("someone offline still gets the exact truth from GET /api/me/unread", async () => {
+    const owner = await register();
+    const bob = await register();
+    const room = await createRoom(owner);
+    await addMember(owner, room.id, bob);
+    await seedMembers(room.id, 20);
+    for (const text of ["one", "two"]) await call(`/api/rooms/${room.id}/messages`, { cookie: owner.cookie, json: { clientId: crypto.randomUUID(), text } });
+    const res = await call("/api/me/unread", { cookie: bob.cookie });
+    expect(await res.json()).toEqual({ total: 2, rooms: { [room.id]: 2 } });
+  });
+});

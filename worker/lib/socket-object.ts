@@ -1,0 +1,167 @@
+/**
+ * The base both Durable Objects stand on (Room and UserHub): the plumbing
+ * of hibernatable WebSockets that each would otherwise repeat.
+ *
+ * - `accept`: `ctx.acceptWebSocket` with tags (user, session), a per-user cap
+ *   (closed at once with 4029 and a reason), and the attachment (ids only).
+ * - ping/pong answered by the runtime without waking the object; `idleSockets`
+ *   finds half-open ones from the auto-response timestamps.
+ * - close reciprocated; `closeSession` for sign-out.
+ * - one try/catch-and-log around every runtime entry point: a socket
+ *   callback never throws; an alarm that fails logs and rethrows, so the
+ *   runtime retries it.
+ * - a cost {@link Meter} around the object's SQL.
+ *
+ * Subclasses implement `onMessage`, `onClose` and `onAlarm`, and keep native
+ * RPC methods of their own (this is a plain `DurableObject`).
+ */
+import { DurableObject } from "cloudflare:workers";
+import { PING_FRAME, PONG_FRAME } from "../protocol";
+import { Meter, type MeterReading, type Sql } from "./meter";
+import { safeClose, trySend } from "./ws";
+
+/** What every socket remembers across hibernation (ids only, well under 2 KB). */
+export interface BaseAttachment {
+  userId: string;
+  connectionId: string;
+  connectedAt: number;
+}
+
+export const userTag = (userId: string) => `u:${userId}`;
+export const sessionTag = (sessionHash: string) => `s:${sessionHash}`;
+
+export abstract class SocketObject<A extends BaseAttachment> extends DurableObject<Env> {
+  /** Meters this object's SQL, requests and alarms. */
+  readonly meter = new Meter();
+  /** This object's SQLite, metered. */
+  protected readonly sql: Sql;
+  /** A name for logs. */
+  protected abstract label(): string;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = this.meter.wrap(ctx.storage.sql);
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+  }
+
+  // ------------------------------------------------------------ for subclasses
+
+  /**
+   * Accept a hibernatable socket for `attachment.userId`. Over `cap` sockets
+   * for that user, the new one is closed at once with 4029 and `capReason`.
+   */
+  protected accept(attachment: A, session: string, cap: number, capReason: string): { client: WebSocket; server: WebSocket; refused: boolean } {
+    const { 0: client, 1: server } = new WebSocketPair();
+    const crowded = this.openSockets(userTag(attachment.userId)).length >= cap;
+    this.ctx.acceptWebSocket(server, [userTag(attachment.userId), sessionTag(session)]);
+    if (crowded) {
+      safeClose(server, 4029, capReason);
+      return { client, server, refused: true };
+    }
+    server.serializeAttachment(attachment);
+    return { client, server, refused: false };
+  }
+
+  protected attachment(ws: WebSocket): A | undefined {
+    return (ws.deserializeAttachment() as A | null) ?? undefined;
+  }
+
+  /** Open sockets, all or those with a tag. */
+  protected openSockets(tag?: string): WebSocket[] {
+    return this.ctx.getWebSockets(tag).filter((ws) => ws.readyState === WebSocket.OPEN);
+  }
+
+  /** Does `userId` have another open socket than `except`? */
+  protected userOnline(userId: string, except?: WebSocket): boolean {
+    return this.openSockets(userTag(userId)).some((s) => s !== except);
+  }
+
+  protected broadcastRaw(data: string, except?: WebSocket, tag?: string): void {
+    for (const ws of this.openSockets(tag)) if (ws !== except) trySend(ws, data);
+  }
+
+  /** Sockets silent (no ping answered by the runtime, no connect) for longer than `idleMs`. */
+  protected idleSockets(now: number, idleMs: number): WebSocket[] {
+    return this.openSockets().filter((ws) => {
+      const lastPing = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+      return now - Math.max(lastPing, this.attachment(ws)?.connectedAt ?? 0) > idleMs;
+    });
+  }
+
+  protected closeTagged(tag: string, code: number, reason: string): number {
+    const sockets = this.ctx.getWebSockets(tag);
+    for (const ws of sockets) safeClose(ws, code, reason);
+    return sockets.length;
+  }
+
+  protected abstract onMessage(ws: WebSocket, attachment: A, raw: string | ArrayBuffer): Promise<void> | void;
+  /** A socket closed or failed (it may be the user's last). */
+  protected abstract onClose(ws: WebSocket, attachment: A): void;
+  protected abstract onAlarm(): Promise<void>;
+
+  // ------------------------------------------------------------ RPC shared by both
+
+  /** Close every socket of one session (sign out), 1008. */
+  closeSession(sessionHash: string): number {
+    return this.closeTagged(sessionTag(sessionHash), 1008, "signed out");
+  }
+
+  /** The cost meter (benchmark hooks and tests). */
+  meterReading(): MeterReading {
+    const reading = this.meter.read();
+    // In benchmark builds alarms are also counted durably: an idle object may hibernate between them.
+    if (String(this.env.BENCH_HOOKS) === "1") reading.alarms = Number(this.ctx.storage.kv.get("bench_alarms") ?? 0);
+    return reading;
+  }
+
+  meterReset(): void {
+    this.meter.reset();
+    if (String(this.env.BENCH_HOOKS) === "1") this.ctx.storage.kv.delete("bench_alarms");
+  }
+
+  // ------------------------------------------------------------ runtime entry points
+
+  override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+    this.meter.count("requests");
+    try {
+      const att = this.attachment(ws);
+      if (!att) return safeClose(ws, 1008, "unknown connection");
+      await this.onMessage(ws, att, raw);
+    } catch (err) {
+      console.error(`${this.label()}: webSocketMessage failed`, err);
+      trySend(ws, JSON.stringify({ type: "error", code: "internal", message: "Something went wrong; try again" }));
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    try {
+      safeClose(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
+      const att = this.attachment(ws);
+      if (att) this.onClose(ws, att);
+    } catch (err) {
+      console.error(`${this.label()}: webSocketClose failed`, err);
+    }
+  }
+
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    console.error(`${this.label()}: socket error`, error);
+    try {
+      const att = this.attachment(ws);
+      if (att) this.onClose(ws, att);
+    } catch (err) {
+      console.error(`${this.label()}: webSocketError cleanup failed`, err);
+    }
+  }
+
+  override async alarm(): Promise<void> {
+    this.meter.count("requests");
+    this.meter.count("alarms");
+    if (String(this.env.BENCH_HOOKS) === "1") this.ctx.storage.kv.put("bench_alarms", Number(this.ctx.storage.kv.get("bench_alarms") ?? 0) + 1);
+    try {
+      await this.onAlarm();
+    } catch (err) {
+      console.error(`${this.label()}: alarm failed (the runtime retries it)`, err);
+      throw err;
+    }
+  }
+}

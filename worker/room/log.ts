@@ -1,0 +1,246 @@
+/**
+ * The room's log: messages, files and the other events, each with the next
+ * `seq`, in the object's SQLite.
+ *
+ * A message is its own log entry: the `messages` row (taken at the next seq)
+ * is what a replay sends as the `message` event, so a message writes one row,
+ * not a message and a copy of it. Every other event (edits, deletions, files,
+ * membership, renames) is a row of `events`, pruned beyond the replay window.
+ * The head is the highest seq of either, cached in memory.
+ *
+ * Callers run each write inside `transactionSync` with its other effects, so
+ * an event exists before anyone can hear of it and `seq` stays contiguous.
+ */
+import { newId } from "../lib/encoding";
+import type { Sql } from "../lib/meter";
+import { type FileInfo, type Message, REPLAY_WINDOW, type RoomEvent } from "../protocol";
+
+/** Distributive Omit, so each member of the union keeps its own fields. */
+type EventBody<E> = E extends RoomEvent ? Omit<E, "seq" | "ts"> : never;
+/** An event other than `message`, before it has a seq. */
+export type NewEvent = Exclude<EventBody<RoomEvent>, { type: "message" }>;
+
+export interface Actor {
+  id: string;
+  username: string;
+}
+
+/** A failed write, as data (RPC carries it to the Worker intact). */
+export interface Failure {
+  ok: false;
+  code: "not_found" | "forbidden" | "rate_limited" | "resync_required" | "bad_request";
+  message: string;
+  retryAfter?: number;
+  seq?: number;
+}
+
+interface MessageRow {
+  id: string;
+  seq: number;
+  user_id: string;
+  username: string;
+  client_id: string;
+  text: string | null;
+  created_at: number;
+  edited_at: number | null;
+  deleted_at: number | null;
+  [key: string]: SqlStorageValue;
+}
+
+const toMessage = (r: MessageRow): Message => ({
+  id: r.id,
+  seq: r.seq,
+  userId: r.user_id,
+  username: r.username,
+  clientId: r.client_id,
+  text: r.text,
+  createdAt: r.created_at,
+  editedAt: r.edited_at,
+  deletedAt: r.deleted_at,
+});
+
+const messageEvent = (m: Message): RoomEvent => ({ type: "message", seq: m.seq, ts: m.createdAt, message: m });
+
+/** A countable item (a message or an upload): what unread counts are made of. */
+export interface Item {
+  seq: number;
+  userId: string;
+}
+
+export class EventLog {
+  #head: number | undefined;
+
+  constructor(private readonly sql: Sql) {}
+
+  /** The seq of the newest event (0 for an empty room). */
+  head(): number {
+    this.#head ??= Number(
+      this.sql
+        .exec<{ h: number | null }>("SELECT MAX(h) AS h FROM (SELECT MAX(seq) AS h FROM messages UNION ALL SELECT MAX(seq) FROM events)")
+        .one().h ?? 0,
+    );
+    return this.#head;
+  }
+
+  /** Forget cached state (after a failed transaction). */
+  invalidate(): void {
+    this.#head = undefined;
+  }
+
+  /** Store a non-message event as the next seq; prunes events beyond the replay window. */
+  append(event: NewEvent, now: number): RoomEvent {
+    const seq = this.head() + 1;
+    const full = { ...event, seq, ts: now } as RoomEvent;
+    this.sql.exec("INSERT INTO events (seq, type, data) VALUES (?, ?, ?)", seq, full.type, JSON.stringify(full));
+    this.sql.exec("DELETE FROM events WHERE seq <= ?", seq - REPLAY_WINDOW);
+    this.#head = seq;
+    return full;
+  }
+
+  // ------------------------------------------------------------ messages
+
+  messageById(id: string): Message | undefined {
+    const row = this.sql.exec<MessageRow>("SELECT * FROM messages WHERE id = ?", id).toArray()[0];
+    return row && toMessage(row);
+  }
+
+  messageByClientId(userId: string, clientId: string): Message | undefined {
+    const row = this.sql.exec<MessageRow>("SELECT * FROM messages WHERE user_id = ? AND client_id = ?", userId, clientId).toArray()[0];
+    return row && toMessage(row);
+  }
+
+  /** Store a new message as the next seq (the caller checked `clientId` is new). */
+  addMessage(actor: Actor, clientId: string, text: string, now: number): { message: Message; event: RoomEvent } {
+    const message: Message = {
+      id: newId(),
+      seq: this.head() + 1,
+      userId: actor.id,
+      username: actor.username,
+      clientId,
+      text,
+      createdAt: now,
+      editedAt: null,
+      deletedAt: null,
+    };
+    this.sql.exec(
+      "INSERT INTO messages (id, seq, user_id, username, client_id, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      message.id,
+      message.seq,
+      message.userId,
+      message.username,
+      message.clientId,
+      message.text,
+      message.createdAt,
+    );
+    this.#head = message.seq;
+    return { message, event: messageEvent(message) };
+  }
+
+  /** Change a message's text (`message_edited`). */
+  editMessage(message: Message, text: string, now: number): { message: Message; event: RoomEvent } {
+    this.sql.exec("UPDATE messages SET text = ?, edited_at = ? WHERE id = ?", text, now, message.id);
+    const edited: Message = { ...message, text, editedAt: now };
+    return { message: edited, event: this.append({ type: "message_edited", message: edited }, now) };
+  }
+
+  /** Delete a message: its text leaves storage, including the edits that carried it. */
+  deleteMessage(message: Message, now: number): RoomEvent {
+    this.sql.exec("UPDATE messages SET text = NULL, deleted_at = ? WHERE id = ?", now, message.id);
+    this.sql.exec(
+      `UPDATE events SET data = json_set(data, '$.message.text', json('null'), '$.message.deletedAt', ?)
+       WHERE type = 'message_edited' AND json_extract(data, '$.message.id') = ?`,
+      now,
+      message.id,
+    );
+    return this.append({ type: "message_deleted", messageId: message.id, userId: message.userId }, now);
+  }
+
+  /** Up to `limit` messages before `before` (a seq), oldest first. */
+  history(before: number | undefined, limit: number): { messages: Message[]; hasMore: boolean } {
+    const rows = this.sql
+      .exec<MessageRow>("SELECT * FROM messages WHERE seq < ? ORDER BY seq DESC LIMIT ?", before ?? Number.MAX_SAFE_INTEGER, limit + 1)
+      .toArray();
+    return { messages: rows.slice(0, limit).reverse().map(toMessage), hasMore: rows.length > limit };
+  }
+
+  // ------------------------------------------------------------ files
+
+  /** The seq a file was announced at, if it was. */
+  fileSeq(fileId: string): number | undefined {
+    return this.sql.exec<{ seq: number }>("SELECT seq FROM files WHERE id = ?", fileId).toArray()[0]?.seq;
+  }
+
+  addFile(file: Omit<FileInfo, "seq">, now: number): RoomEvent {
+    const seq = this.head() + 1;
+    const event = this.append({ type: "file_uploaded", file: { ...file, seq } }, now);
+    this.sql.exec("INSERT INTO files (id, seq, user_id) VALUES (?, ?, ?)", file.file_id, seq, file.uploader_id);
+    return event;
+  }
+
+  /** Mark a file deleted (`file_deleted`); null when it was unknown or already deleted. */
+  deleteFile(fileId: string, now: number): { event: RoomEvent; item: Item } | null {
+    const row = this.sql.exec<{ seq: number; user_id: string; deleted: number }>("SELECT seq, user_id, deleted FROM files WHERE id = ?", fileId).toArray()[0];
+    if (!row || row.deleted) return null;
+    this.sql.exec("UPDATE files SET deleted = 1 WHERE id = ?", fileId);
+    return { event: this.append({ type: "file_deleted", file_id: fileId, uploader_id: row.user_id }, now), item: { seq: row.seq, userId: row.user_id } };
+  }
+
+  // ------------------------------------------------------------ replay
+
+  /**
+   * Events after `after`, in order. When `after` is ahead of head, or older
+   * than the replay window, the caller must resync from a snapshot.
+   */
+  eventsAfter(after: number): { ok: true; events: RoomEvent[]; seq: number } | Failure {
+    const head = this.head();
+    if (!Number.isInteger(after) || after < 0 || after > head) {
+      return { ok: false, code: "resync_required", message: "Reload the room: that position is ahead of the room", seq: head };
+    }
+    if (after + 1 < head - REPLAY_WINDOW + 1) {
+      return { ok: false, code: "resync_required", message: "Reload the room: those events are no longer kept", seq: head };
+    }
+    const messages = this.sql.exec<MessageRow>("SELECT * FROM messages WHERE seq > ? ORDER BY seq", after).toArray();
+    const others = this.sql.exec<{ data: string }>("SELECT data FROM events WHERE seq > ? ORDER BY seq", after).toArray();
+    const events: RoomEvent[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < messages.length || j < others.length) {
+      const m = messages[i];
+      const o = others[j] && (JSON.parse(others[j]!.data) as RoomEvent);
+      if (m && (!o || m.seq < o.seq)) {
+        events.push(messageEvent(toMessage(m)));
+        i++;
+      } else if (o) {
+        events.push(o);
+        j++;
+      }
+    }
+    return { ok: true, events, seq: head };
+  }
+
+  // ------------------------------------------------------------ countable items
+
+  /** Unread items for `userId` after `readSeq` (reads only what lies after the cursor). */
+  countAfter(readSeq: number, userId: string): number {
+    return this.sql
+      .exec<{ n: number }>(
+        `SELECT (SELECT COUNT(*) FROM messages WHERE seq > ?1 AND user_id != ?2 AND deleted_at IS NULL)
+              + (SELECT COUNT(*) FROM files WHERE seq > ?1 AND user_id != ?2 AND deleted = 0) AS n`,
+        readSeq,
+        userId,
+      )
+      .one().n;
+  }
+
+  /** Every countable item after `seq`, in seq order (to derive many members' counts at once). */
+  itemsAfter(seq: number): Item[] {
+    return this.sql
+      .exec<{ seq: number; user_id: string }>(
+        `SELECT seq, user_id FROM messages WHERE seq > ?1 AND deleted_at IS NULL
+         UNION ALL SELECT seq, user_id FROM files WHERE seq > ?1 AND deleted = 0 ORDER BY seq`,
+        seq,
+      )
+      .toArray()
+      .map((r) => ({ seq: r.seq, userId: r.user_id }));
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The Room object's SQLite schema, as numbered append-only migrations
+ * (lib/sql-migrations.ts). Never edit a shipped migration: add the next.
+ */
+
+/** 1 — the first version (rooms created before the cost rework have exactly this). */
+const V1 = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS messages (
+  id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, user_id TEXT NOT NULL, username TEXT NOT NULL,
+  client_id TEXT NOT NULL, text TEXT, created_at INTEGER NOT NULL, edited_at INTEGER, deleted_at INTEGER
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS messages_client ON messages (user_id, client_id);
+CREATE TABLE IF NOT EXISTS members (
+  user_id TEXT PRIMARY KEY, username TEXT NOT NULL DEFAULT '', role TEXT NOT NULL,
+  read_seq INTEGER NOT NULL DEFAULT 0, unread INTEGER NOT NULL DEFAULT 0 CHECK (unread >= 0)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rate (user_id TEXT PRIMARY KEY, tokens REAL NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS activity (
+  user_id TEXT NOT NULL, activity TEXT NOT NULL, username TEXT NOT NULL, until INTEGER NOT NULL,
+  PRIMARY KEY (user_id, activity)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS files (id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, user_id TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS count_outbox (user_id TEXT PRIMARY KEY, n INTEGER NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID;
+`;
+
+/**
+ * 2 — cost does not grow with the room (issue #8):
+ * - members keep only their cursor (no stored unread count, no count outbox):
+ *   counts are derived from the log and cached in memory;
+ * - messages are their own log entries (replayed from \`messages\`), so the
+ *   \`events\` table holds only the other events, and receipts leave the log;
+ * - rate limits move to memory (lib/rate.ts);
+ * - hub notices (room added / removed / renamed) get a small durable outbox.
+ */
+const V2 = `
+DROP TABLE IF EXISTS count_outbox;
+DROP TABLE IF EXISTS rate;
+DELETE FROM events WHERE type IN ('message', 'message_read');
+CREATE TABLE members_v2 (
+  user_id TEXT PRIMARY KEY,
+  username TEXT NOT NULL,
+  role TEXT NOT NULL,
+  joined_at INTEGER NOT NULL DEFAULT 0,
+  read_seq INTEGER NOT NULL DEFAULT 0,
+  read_version INTEGER NOT NULL DEFAULT 0,
+  read_head INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO members_v2 (user_id, username, role, read_seq, read_head) SELECT user_id, username, role, read_seq, read_seq FROM members;
+DROP TABLE members;
+ALTER TABLE members_v2 RENAME TO members;
+CREATE TABLE notices (id INTEGER PRIMARY KEY, shard TEXT NOT NULL, payload TEXT NOT NULL);
+CREATE INDEX notices_shard ON notices (shard, id);
+`;
+
+export const ROOM_MIGRATIONS: readonly string[] = [V1, V2];
