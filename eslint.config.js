@@ -4,7 +4,7 @@ import globals from "globals";
 import ts from "typescript-eslint";
 
 export default ts.config(
-  { ignores: ["node_modules/", "dist/", ".svelte-kit/", ".wrangler/", "worker/worker-configuration.d.ts", "test-results/", "bench/results/"] },
+  { ignores: ["node_modules/", "dist/", ".svelte-kit/", "**/.wrangler/", "worker/worker-configuration.d.ts", "test-results/", "bench/results/"] },
   js.configs.recommended,
   ...ts.configs.recommended,
   ...svelte.configs.recommended,

@@ -70,7 +70,7 @@ export const api = {
   renameRoom: async (roomId: string, name: string) =>
     (await request("PATCH", `/api/rooms/${enc(roomId)}`, RenamedReply, { name })).room,
 
-  /** Add a user to a room by username (owner only). */
+  /** Add a user to a room by username (owner only). Idempotent: someone already in it comes back as they are (200). */
   addMember: async (roomId: string, username: string) =>
     (await request("POST", `/api/rooms/${enc(roomId)}/members`, MemberReply, { username })).member,
 

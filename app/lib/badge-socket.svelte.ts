@@ -1,17 +1,21 @@
 /**
  * The badge socket (`/api/me/ws`): one per tab, on every signed-in page. The
  * server pushes `notification_count_update` with the numbers themselves, so a
- * count change never makes this tab ask for anything. On every (re)connect
- * the server's full counts replace ours. While the socket is down we poll
- * `GET /api/me/unread` (and only then), and keep retrying the socket with
- * full-jitter backoff, at once when the browser comes back online or the tab
- * becomes visible.
+ * count change never makes this tab ask for anything, and my room list's
+ * changes: `room_added` (I was added to a room), `room_removed` (removed, or
+ * I left) and `room_updated` (renamed), applied to the shared {@link rooms}
+ * list wherever it is shown. On every (re)connect the server's full counts
+ * replace ours. While the socket is down we poll `GET /api/me/unread` (and
+ * only then), and keep retrying the socket with full-jitter backoff (the first
+ * retry 0–1 s, then doubling to 10 s), at once when the browser comes back
+ * online or the tab becomes visible.
  */
 import { HubFrame, HEARTBEAT, PING_FRAME } from "../../worker/protocol.ts";
 import { Backoff } from "./backoff.ts";
 import { connection } from "./connection.svelte.ts";
 import { desktopNotifications } from "./desktop-notifications.svelte.ts";
 import { Poller } from "./poller.ts";
+import { rooms } from "./rooms.svelte.ts";
 import { session } from "./session.svelte.ts";
 
 /** How often the badge is polled while its socket is down. */
@@ -24,7 +28,8 @@ const TOO_MANY = 4029;
 export class BadgeSocket {
   #ws: WebSocket | null = null;
   #stopped = true;
-  #backoff = new Backoff();
+  /** First retry 0–1 s after a drop, then full jitter doubling to 10 s; reset by a connection's first frame. */
+  #backoff = new Backoff(1_000, 10_000);
   #retry: ReturnType<typeof setTimeout> | undefined;
   #ping: ReturnType<typeof setInterval> | undefined;
   #pongDue: ReturnType<typeof setTimeout> | undefined;
@@ -66,25 +71,31 @@ export class BadgeSocket {
     const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/me/ws`;
     const ws = new WebSocket(url);
     this.#ws = ws;
+    let heardAny = false;
     ws.addEventListener("message", (e) => {
       if (this.#ws !== ws) return;
       this.#heard();
+      // The server answered on this socket: a healthy connection, so the next drop starts the backoff over.
+      if (!heardAny) {
+        heardAny = true;
+        this.#backoff.reset();
+      }
       const parsed = HubFrame.safeParse(safeJson(e.data));
       if (!parsed.success) return console.warn("badge socket: ignored an invalid frame");
       const f = parsed.data;
-      if (f.type !== "notification_count_update") return;
-      if (f.full) {
-        // The server's numbers replace ours.
-        session.setUnread({ total: f.total, rooms: f.rooms });
-        this.#backoff.reset();
-        this.#poller.stop();
-        connection.set("connected", "badge");
-      } else {
-        if (f.trigger === "new_message" || f.trigger === "file_upload") {
-          for (const [roomId, n] of Object.entries(f.rooms)) desktopNotifications.roomActivity(roomId, n - session.unreadFor(roomId));
-        }
-        // Merge the rooms that changed; the frame's total is the server's (it covers every room).
-        session.setUnread({ total: f.total, rooms: { ...session.unread.rooms, ...f.rooms } });
+      switch (f.type) {
+        case "notification_count_update":
+          return this.#counts(f);
+        case "room_added":
+          session.rememberRoom(f.room.id);
+          return rooms.upsert(f.room);
+        case "room_removed":
+          rooms.remove(f.roomId);
+          return session.forgetRoom(f.roomId);
+        case "room_updated":
+          return rooms.patch(f.room.id, { name: f.room.name });
+        case "pong":
+          return;
       }
     });
     ws.addEventListener("open", () => {
@@ -103,6 +114,21 @@ export class BadgeSocket {
       if (e.code === TOO_MANY) this.#backoff.toMax();
       this.#scheduleRetry();
     });
+  }
+
+  #counts(f: Extract<HubFrame, { type: "notification_count_update" }>): void {
+    if (f.full) {
+      // The server's numbers replace ours.
+      session.setUnread({ total: f.total, rooms: f.rooms });
+      this.#poller.stop();
+      connection.set("connected", "badge");
+      return;
+    }
+    if (f.trigger === "new_message" || f.trigger === "file_upload") {
+      for (const [roomId, n] of Object.entries(f.rooms)) desktopNotifications.roomActivity(roomId, n - session.unreadFor(roomId));
+    }
+    // Merge the rooms that changed; the frame's total is the server's (it covers every room).
+    session.mergeUnread({ total: f.total, rooms: f.rooms });
   }
 
   /** Treat the socket as dead (offline event, missed pong): poll and retry. */

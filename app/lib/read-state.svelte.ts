@@ -1,6 +1,9 @@
 /**
  * Read receipts of one room: how far each member has read (`upTo`, a seq),
- * from the snapshot and then from `message_read` events. My own cursor is
+ * from the snapshot and then from the room socket's `message_read` frames and
+ * the `receipts` frame it sends on every (re)connect. Receipts are not stored
+ * events: they carry no `seq` of their own and never move the room's `seq`;
+ * each simply states a member's cursor now. My own cursor is
  * {@link ReadState.readSeq}; a message of someone else's with a higher seq is
  * unread for me.
  */
@@ -26,9 +29,25 @@ export class ReadState {
     this.#upTo = Object.fromEntries(receipts.map((r) => [r.userId, r]));
   }
 
-  /** A `message_read` event: the member's cursor is now exactly `upTo` (it may move back: "mark unread"). */
+  /** A `message_read` frame: the member's cursor is now exactly `upTo` (it may move back: "mark unread"). */
   apply(receipt: Receipt): void {
     this.#upTo = { ...this.#upTo, [receipt.userId]: receipt };
+  }
+
+  /** A `receipts` frame (on reconnect): the cursors that moved while this tab was not listening. */
+  applyAll(receipts: readonly Receipt[]): void {
+    if (receipts.length === 0) return;
+    const next = { ...this.#upTo };
+    for (const r of receipts) next[r.userId] = r;
+    this.#upTo = next;
+  }
+
+  /** A member left the room: stop showing where they had read to. */
+  forget(userId: string): void {
+    if (!(userId in this.#upTo)) return;
+    const next = { ...this.#upTo };
+    delete next[userId];
+    this.#upTo = next;
   }
 
   /**

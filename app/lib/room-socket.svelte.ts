@@ -4,10 +4,12 @@
  *
  * It feeds the room's events into a {@link RoomState} (idempotently, by
  * `seq`, resuming with `after=` and reloading the snapshot on
- * `resync_required`), keeps my unsent messages in an {@link Outbox} until
- * they are acknowledged, relays typing and presence, and survives drops:
- * heartbeat, full-jitter backoff, reconnect at once when the browser comes
- * back online or the tab becomes visible, and HTTP polling of
+ * `resync_required`) and its read receipts (`message_read` and, on every
+ * (re)connect, `receipts` — ephemeral frames without a `seq`), keeps my
+ * unsent messages in an {@link Outbox} until they are acknowledged, relays
+ * typing and presence, and survives drops: heartbeat, full-jitter backoff
+ * (the first retry 0–1 s, then doubling to 10 s), reconnect at once when the
+ * browser comes back online or the tab becomes visible, and HTTP polling of
  * `/events?after=` while the socket is down. It drives the top bar's
  * {@link connection} indicator.
  *
@@ -22,6 +24,7 @@ import {
   HEARTBEAT,
   MessageText,
   PING_FRAME,
+  type Receipt,
   RoomEvent,
   ServerFrame,
 } from "../../worker/protocol.ts";
@@ -55,7 +58,8 @@ export interface RoomSocketOptions {
   /**
    * Called for every event once the room has applied it — exactly once each,
    * in `seq` order, from the socket or the polling fallback (e.g. to feed a
-   * files list or read receipts). Not called for events a snapshot covered.
+   * files list, or the rooms list on a rename). Not called for events a
+   * snapshot covered, nor for read receipts (they are not events).
    */
   onevent?: (event: RoomEvent) => void;
   /** The WebSocket constructor (injectable for tests). */
@@ -69,10 +73,17 @@ const POLL_MS = 5_000;
 /** Give up on an edit/delete answer after this long. */
 const OP_TIMEOUT_MS = 15_000;
 const OPEN = 1;
-/** The `type`s of stored events (frames with `seq` and `ts`), whatever the protocol adds later. */
-const EVENT_TYPES: readonly string[] = RoomEvent.options.map((o) => o.shape.type.value);
+/**
+ * The `type`s of stored events (frames with `seq` and `ts`, applied in `seq` order), whatever the
+ * protocol adds later. Read receipts (`message_read`, `receipts`) are not among them: they carry no
+ * `seq`, so they never move the room's `seq` and can never look like a gap.
+ */
+const EVENT_TYPES: ReadonlySet<string> = new Set(RoomEvent.options.map((o) => o.shape.type.value));
 
-const isEvent = (frame: ServerFrame): frame is RoomEvent => EVENT_TYPES.includes(frame.type);
+const isEvent = (frame: ServerFrame): frame is RoomEvent => EVENT_TYPES.has(frame.type);
+
+/** What arrived while a snapshot was loading, in arrival order: events, and receipts (which have no seq). */
+type Buffered = { event: RoomEvent } | { receipts: readonly Receipt[] };
 
 /** One room page's live connection. See the module comment. */
 export class RoomSocket {
@@ -103,8 +114,16 @@ export class RoomSocket {
   /** Disposed or ending: nothing may reconnect or poll. */
   #stopped = false;
   #resyncing = false;
-  /** Events that arrived while a snapshot was loading. */
-  #buffer: RoomEvent[] = [];
+  /** Events and receipts that arrived while a snapshot was loading. */
+  #buffer: Buffered[] = [];
+  /**
+   * The room `seq` up to which the receipts shown are known to be current: the
+   * snapshot's, then the `seq` reached while the socket was last live. Polling
+   * while down moves the room's `seq` on but brings no receipts, so a
+   * reconnect asks from here (the replayed events we already have are
+   * ignored) and its `receipts` frame covers every cursor that moved since.
+   */
+  #receiptsAt = 0;
   /** My edits and deletes, waiting for `done` / `error`. */
   readonly #ops = new PendingRequests<ClientFrame>(OP_TIMEOUT_MS);
   readonly #poller = new Poller((signal) => this.#pollOnce(signal), POLL_MS);
@@ -120,7 +139,9 @@ export class RoomSocket {
     this.#onend = options.onend;
     this.#onevent = options.onevent;
     this.#WebSocket = options.WebSocket ?? WebSocket;
-    this.#backoff = new Backoff(500, 10_000, options.random);
+    // After a drop the first retry waits 0–1 s (jittered, so a room's clients do not return together),
+    // then full jitter with the step doubling up to 10 s; reset once a connection reaches `live`.
+    this.#backoff = new Backoff(1_000, 10_000, options.random);
     this.#notifier = new TypingNotifier((typing) => this.#sendFrame({ type: "typing", typing }));
   }
 
@@ -150,6 +171,7 @@ export class RoomSocket {
   start(): void {
     if (this.#started || this.#stopped) return;
     this.#started = true;
+    this.#receiptsAt = this.#room.seq;
     window.addEventListener("online", this.#onOnline);
     window.addEventListener("offline", this.#onOffline);
     document.addEventListener("visibilitychange", this.#onVisibility);
@@ -227,7 +249,7 @@ export class RoomSocket {
     if (!this.#sendFrame({ type: "read", seq })) void api.markRead(this.#room.id, seq).catch(() => undefined);
   }
 
-  /** Mark unread from `seq` on (the explicit move back); the receipt event updates the view. */
+  /** Mark unread from `seq` on (the explicit move back); the room's `message_read` frame updates the view. */
   markUnread(seq: number): void {
     if (!this.#sendFrame({ type: "mark_unread", seq })) void api.markUnread(this.#room.id, seq).catch(() => undefined);
   }
@@ -251,7 +273,9 @@ export class RoomSocket {
     this.#abandon();
     if (navigator.onLine === false) return this.#goDown(false);
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const url = `${scheme}//${location.host}/api/rooms/${encodeURIComponent(this.#room.id)}/ws?after=${this.#room.seq}`;
+    // Resume events from our seq — or from earlier, if polling moved it on without receipts (see #receiptsAt).
+    const after = Math.min(this.#room.seq, this.#receiptsAt);
+    const url = `${scheme}//${location.host}/api/rooms/${encodeURIComponent(this.#room.id)}/ws?after=${after}`;
     this.#status = "connecting";
     connection.set("connecting");
     let ws: WebSocket;
@@ -315,6 +339,8 @@ export class RoomSocket {
   /** Not connected: poll, and schedule the next attempt (unless the browser is offline: `online` will). */
   #goDown(failed: boolean): void {
     if (this.#stopped) return;
+    // Receipts were live until now; from here only polling (which carries none) moves the seq on.
+    if (this.#status === "live") this.#receiptsAt = this.#room.seq;
     if (failed) this.#failures++;
     this.#status = "down";
     this.typing.clear();
@@ -460,15 +486,25 @@ export class RoomSocket {
         for (const user of frame.online) this.#online.add(user.userId);
         for (const id of frame.offline) this.#online.delete(id);
         return;
+      case "message_read":
+        return this.#receipts([frame.receipt]);
+      case "receipts":
+        return this.#receipts(frame.receipts);
       case "pong":
         return;
     }
   }
 
+  /** Apply read receipts (or hold them, in order with events, while a snapshot loads). Never touches `seq`. */
+  #receipts(receipts: readonly Receipt[]): void {
+    if (this.#resyncing) this.#buffer.push({ receipts });
+    else this.#room.applyReceipts(receipts);
+  }
+
   /** Apply one event (or hold it while a snapshot loads); settle my outbox against it. */
   #apply(event: RoomEvent): "applied" | "stale" | "gap" {
     if (this.#resyncing) {
-      this.#buffer.push(event);
+      this.#buffer.push({ event });
       return "stale";
     }
     const result = this.#room.applyEvent(event);
@@ -512,17 +548,25 @@ export class RoomSocket {
     this.#buffer = [];
     if (this.#stopped) return;
     if (!ok) {
+      // The events come again with the next connection's replay; receipts are current as they are.
+      for (const item of buffered) if ("receipts" in item) this.#receipts(item.receipts);
       const status = this.#room.status;
       if (status === "forbidden" || status === "not_found") return this.#finish("removed");
       // Try again through a fresh connection (it will ask for a resync again).
       if (this.#status === "live") this.#lost();
       return;
     }
+    // The snapshot's receipts are current at its seq.
+    this.#receiptsAt = this.#room.seq;
     const messages = this.#room.messages;
     this.outbox.settle(this.#room.seq, (clientId) => messages.some((m) => m.clientId === clientId && m.userId === this.#me));
-    for (const event of buffered) {
-      if (this.#apply(event) === "gap") return this.#lost();
+    let gap = false;
+    for (const item of buffered) {
+      if ("receipts" in item) this.#receipts(item.receipts);
+      // After a gap no later event fits; the reconnect replays them. Receipts still apply.
+      else if (!gap && this.#apply(item.event) === "gap") gap = true;
     }
+    if (gap) this.#lost();
   }
 
   // ------------------------------------------------------------ polling while down

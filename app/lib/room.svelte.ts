@@ -3,10 +3,12 @@
  * from `GET /api/rooms/:id` (the snapshot at `seq`) and changed by my actions
  * and by live events. The room page makes one instance and calls
  * {@link RoomState.open} with the id in the URL; the room socket feeds it
- * events with {@link RoomState.applyEvent} (idempotent by `seq`).
+ * events with {@link RoomState.applyEvent} (idempotent by `seq`: messages,
+ * files, members joining and leaving, renames) and read receipts, which have
+ * no `seq`, with {@link RoomState.applyReceipts}.
  */
 import { ReadState } from "./read-state.svelte.ts";
-import type { FileInfo, Member, Message, Role, RoomEvent, RoomSnapshot } from "../../worker/protocol.ts";
+import type { FileInfo, Member, Message, Receipt, Role, RoomEvent, RoomSnapshot } from "../../worker/protocol.ts";
 import { api, type RoomInfo } from "./api.ts";
 import { ApiError, errorMessage } from "./http.ts";
 
@@ -205,7 +207,7 @@ export class RoomState {
     if (id === this.#id) this.dropMember(userId);
   }
 
-  /** Set the room's name (e.g. from a live "renamed" event). */
+  /** Set the room's name (e.g. from a live `room_renamed` event). */
   setName(name: string): void {
     if (this.#room) this.#room = { ...this.#room, name };
   }
@@ -257,12 +259,31 @@ export class RoomState {
       case "file_deleted":
         this.#files = this.#files.filter((f) => f.file_id !== event.file_id);
         break;
-      case "message_read":
-        this.reads.apply(event.receipt);
+      case "member_joined":
+        this.upsertMember(event.member);
+        // A new member starts with everything before their joining read (as a later snapshot says).
+        this.reads.advance(event.member.id, event.member.username, event.seq - 1);
+        break;
+      case "member_left":
+        this.dropMember(event.userId);
+        this.reads.forget(event.userId);
+        break;
+      case "room_renamed":
+        this.setName(event.name);
         break;
     }
     this.#seq = event.seq;
     return "applied";
+  }
+
+  /**
+   * Read receipts: a `message_read` frame (one), or the `receipts` frame a
+   * (re)connecting socket gets before `live` (the cursors that moved
+   * meanwhile). Receipts are not part of the log: they have no `seq`, never
+   * move {@link RoomState.seq} and can never make a gap.
+   */
+  applyReceipts(receipts: readonly Receipt[]): void {
+    this.reads.applyAll(receipts);
   }
 
   /**

@@ -1,6 +1,8 @@
 /**
  * The signed-in user's room list (the `/rooms` page). One shared instance,
- * {@link rooms}, so live updates can reach it from anywhere.
+ * {@link rooms}, so live updates can reach it from anywhere: the badge
+ * socket's `room_added` / `room_removed` / `room_updated` frames (on every
+ * signed-in page), and the open room's own events and actions.
  */
 import type { RoomSummary } from "../../worker/protocol.ts";
 import { api } from "./api.ts";
@@ -18,6 +20,11 @@ export class Rooms {
   #status = $state<RoomsStatus>("idle");
   #error = $state<string | null>(null);
   #loadSeq = 0;
+  /**
+   * Live changes made while a load is in flight: its reply may predate them,
+   * so they are applied again on top of it (each one is idempotent).
+   */
+  #sinceLoad: ((list: RoomSummary[]) => RoomSummary[])[] | null = null;
 
   /** The rooms, sorted by name. */
   readonly list: RoomSummary[] = $derived([...this.#list].sort(byName));
@@ -37,15 +44,19 @@ export class Rooms {
     const seq = ++this.#loadSeq;
     if (this.#status !== "ready") this.#status = "loading";
     this.#error = null;
+    const changes: ((list: RoomSummary[]) => RoomSummary[])[] = [];
+    this.#sinceLoad = changes;
     try {
       const list = await api.rooms();
       if (seq !== this.#loadSeq) return;
-      this.#list = list;
+      this.#list = changes.reduce((l, change) => change(l), list);
       this.#status = "ready";
     } catch (err) {
       if (seq !== this.#loadSeq) return;
       this.#error = errorMessage(err);
       this.#status = "error";
+    } finally {
+      if (this.#sinceLoad === changes) this.#sinceLoad = null;
     }
   }
 
@@ -56,24 +67,31 @@ export class Rooms {
     return room;
   }
 
-  /** Insert or replace a room (e.g. from a live "added to room" event). */
+  /** Insert or replace a room (e.g. `room_added`: I was added to it). */
   upsert(room: RoomSummary): void {
-    this.#list = [...this.#list.filter((r) => r.id !== room.id), room];
+    this.#change((list) => [...list.filter((r) => r.id !== room.id), room]);
   }
 
   /** Change fields of a listed room, e.g. `{ name }` after a rename or `{ memberCount }`. */
   patch(roomId: string, changes: Partial<Omit<RoomSummary, "id">>): void {
-    this.#list = this.#list.map((r) => (r.id === roomId ? { ...r, ...changes } : r));
+    this.#change((list) => (list.some((r) => r.id === roomId) ? list.map((r) => (r.id === roomId ? { ...r, ...changes } : r)) : list));
   }
 
   /** Drop a room (left it, or was removed). */
   remove(roomId: string): void {
-    this.#list = this.#list.filter((r) => r.id !== roomId);
+    this.#change((list) => (list.some((r) => r.id === roomId) ? list.filter((r) => r.id !== roomId) : list));
+  }
+
+  /** Apply a change now, and again to the reply of a load in flight. */
+  #change(change: (list: RoomSummary[]) => RoomSummary[]): void {
+    this.#list = change(this.#list);
+    this.#sinceLoad?.push(change);
   }
 
   /** Forget everything (on sign-out). */
   clear(): void {
     this.#loadSeq++;
+    this.#sinceLoad = null;
     this.#list = [];
     this.#status = "idle";
     this.#error = null;

@@ -2,9 +2,12 @@
  * Who is signed in, and their unread counts (the top-bar badge and the
  * per-room counts). One shared instance, {@link session}.
  *
- * The badge is loaded over HTTP for now; a live source (the WebSocket) can
- * push fresh counts with {@link Session.setUnread} / {@link Session.setRoomUnread}.
+ * The counts come from the badge socket ({@link Session.setUnread} for its
+ * full frame on connect, {@link Session.mergeUnread} for changes,
+ * {@link Session.forgetRoom} on `room_removed`) and from `GET /api/me/unread`
+ * while it is down.
  */
+import { SvelteSet } from "svelte/reactivity";
 import type { UnreadCounts, User } from "../../worker/protocol.ts";
 import { api, type CredentialsInput } from "./api.ts";
 import { ApiError } from "./http.ts";
@@ -17,6 +20,8 @@ export class Session {
   #unread = $state.raw<UnreadCounts>(NO_UNREAD);
   /** True once the server's complete counts arrived (then a room not listed has 0). */
   #complete = $state(false);
+  /** Rooms I am no longer in (since the last complete counts): a late count for one is not shown again. */
+  readonly #gone = new SvelteSet<string>();
   /** True once we know whether someone is signed in (asked the server, or signed in/out here). */
   #resolved = false;
   /** Bumped on every sign-in/out so a slow unread fetch cannot overwrite a newer session. */
@@ -56,6 +61,17 @@ export class Session {
   setUnread(counts: UnreadCounts): void {
     this.#unread = { total: Math.max(0, counts.total), rooms: { ...counts.rooms } };
     this.#complete = true;
+    this.#gone.clear();
+  }
+
+  /**
+   * Merge a badge frame's changed rooms; its `total` is the server's (it covers every room).
+   * Counts for rooms I have left or been removed from are dropped.
+   */
+  mergeUnread(counts: UnreadCounts): void {
+    const rooms = { ...this.#unread.rooms };
+    for (const [roomId, n] of Object.entries(counts.rooms)) if (!this.#gone.has(roomId)) rooms[roomId] = n;
+    this.#unread = { total: Math.max(0, counts.total), rooms };
   }
 
   /** Set one room's unread count and adjust the total to match. */
@@ -69,11 +85,28 @@ export class Session {
     };
   }
 
-  /** Drop a room from the counts (after leaving it or being removed). */
+  /**
+   * Drop a room from the counts (after leaving it or being removed: `room_removed`).
+   *
+   * The server also sends a badge frame with the new total, before or after
+   * this. If it came first, its total no longer includes the room, even
+   * though the room's entry may still be here (when the frame did not list
+   * it): then the remaining rooms already add up to the total and nothing more
+   * is subtracted. Otherwise the room's count comes off the total here, and
+   * the later frame's total agrees.
+   */
   forgetRoom(roomId: string): void {
+    this.#gone.add(roomId);
     if (!(roomId in this.#unread.rooms)) return;
-    const { [roomId]: gone = 0, ...rooms } = this.#unread.rooms;
-    this.#unread = { total: Math.max(0, this.#unread.total - gone), rooms };
+    const { [roomId]: count = 0, ...rooms } = this.#unread.rooms;
+    const { total } = this.#unread;
+    const rest = Object.values(rooms).reduce((sum, n) => sum + n, 0);
+    this.#unread = { total: Math.max(0, Math.min(total, Math.max(total - count, rest))), rooms };
+  }
+
+  /** I am in this room (again): its counts count. */
+  rememberRoom(roomId: string): void {
+    this.#gone.delete(roomId);
   }
 
   /**
@@ -135,6 +168,7 @@ export class Session {
     this.#me = user;
     this.#unread = NO_UNREAD;
     this.#complete = false;
+    this.#gone.clear();
   }
 }
 
