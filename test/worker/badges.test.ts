@@ -77,8 +77,10 @@ describe("unread counts", () => {
     expect(await head(roomId)).toBe(headAfter);
     // A marker proves the tab would have heard an update by now: only the marker's.
     await send(roomId, alice, "marker");
-    await tab.until(() => tab.frames.length === 2, "the marker's count");
-    expect(tab.frames.map((f) => f.total)).toEqual([2, 3]);
+    await tab.until(() => tab.last?.total === 3, "the marker's count");
+    // Nothing but the marker moved the badge (a late echo of the earlier read may repeat the 2).
+    expect(tab.frames[0]?.total).toBe(2);
+    expect(tab.frames.map((f) => f.total).filter((t) => t !== 2)).toEqual([3]);
     tab.close();
     await expectCountsDerived(roomId);
   });

@@ -26,14 +26,15 @@ export class ResilientClient {
     this.socket = await TestSocket.open(this.roomId, this.user, this.lastSeq);
     this.seen = 0;
     this.drain();
-    for (const [clientId, text] of this.outbox) this.socket.send({ type: "send", clientId, text });
+    // Unsent ones (the socket closed meanwhile) stay in the outbox for the next connection.
+    for (const [clientId, text] of this.outbox) this.socket.trySend({ type: "send", clientId, text });
   }
 
-  /** Apply frames idempotently by seq; reconnect when the socket closed. */
+  /** Apply frames idempotently by seq; reconnect when the socket closed (or is closing). */
   async pump(): Promise<void> {
     if (!this.socket) return;
     this.drain();
-    if (this.socket.closed) {
+    if (!this.socket.isOpen) {
       this.reconnects++;
       await this.connect();
     }
@@ -57,7 +58,8 @@ export class ResilientClient {
   send(text: string): void {
     const clientId = crypto.randomUUID();
     this.outbox.set(clientId, text);
-    if (this.socket && !this.socket.closed) this.socket.send({ type: "send", clientId, text });
+    // A closed (or closing) socket keeps it in the outbox: the next connect resends it.
+    this.socket?.trySend({ type: "send", clientId, text });
   }
 }
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { db } from "../../worker/db";
 import { PENDING_MAX_AGE_MS, sweepFiles } from "../../worker/files/sweep";
 import type { FileInfo, FilesPage, RoomEvent, RoomSnapshot, UnreadCounts } from "../../worker/protocol";
-import { call, createRoom, errorOf, ORIGIN, register, roomWithTwo, type TestUser } from "./helpers";
+import { call, createRoom, errorOf, ORIGIN, register, roomHead, roomWithTwo, type TestUser } from "./helpers";
 import { TestSocket } from "./socket";
 
 const LIMIT = Number(env.MAX_UPLOAD_BYTES);
@@ -54,6 +54,7 @@ describe("upload, list, download", () => {
   it("stores the bytes under a server key, announces file_uploaded with the original fields, and serves them back", async () => {
     const { roomId, alice, bob } = await roomWithTwo();
     const watcher = await TestSocket.open(roomId, bob);
+    const head = await roomHead(roomId);
     const file = await uploaded(await upload(roomId, alice, "hello file", { name: "notes.txt", description: "Meeting **notes**" }));
     expect(file).toMatchObject({
       room_id: roomId,
@@ -64,11 +65,12 @@ describe("upload, list, download", () => {
       uploader_id: alice.id,
       description: "Meeting **notes**",
       has_thumbnail: false,
-      seq: 1,
+      seq: head + 1,
     });
     expect(file.uploaded_at).toBeGreaterThan(1_700_000_000_000);
     const event = await watcher.waitFor((f) => f.type === "file_uploaded");
-    expect(event).toMatchObject({ seq: 1, file: { ...file } });
+    expect(event).toMatchObject({ seq: head + 1, file: { ...file } });
+    expect(await roomHead(roomId)).toBe(head + 1);
     // Original field names, for clients written against the old app.
     const e = event as Extract<RoomEvent, { type: "file_uploaded" }>;
     for (const k of ["file_id", "filename", "file_type", "file_size", "uploaded_by", "uploaded_at", "description", "uploader_id"]) expect(e.file).toHaveProperty(k);
@@ -301,6 +303,7 @@ describe("U4 an upload aborted half-way", () => {
 
   it("the sweep removes what a crashed upload left (pending row and bytes) and announces unannounced ready files", async () => {
     const { roomId, alice, bob } = await roomWithTwo();
+    const head = await roomHead(roomId);
     const old = Date.now() - PENDING_MAX_AGE_MS - 1000;
     await env.DB.prepare(
       `INSERT INTO files (id, room_id, uploader_id, client_id, r2_key, name, size, type, description, state, created_at)
@@ -313,7 +316,7 @@ describe("U4 an upload aborted half-way", () => {
     await env.FILES.put(`rooms/${roomId}/lost`, "ok");
     const result = await sweepFiles(env, db(env.DB));
     expect(result.removed).toBeGreaterThanOrEqual(1);
-    expect(((await fileRows(roomId)) as { id: string; seq: number }[]).map((r) => [r.id, r.seq])).toEqual([["lost", 1]]);
+    expect(((await fileRows(roomId)) as { id: string; seq: number }[]).map((r) => [r.id, r.seq])).toEqual([["lost", head + 1]]);
     expect(await objects(roomId)).toEqual([`rooms/${roomId}/lost`]);
     expect(await fileEvents(roomId)).toEqual(["file_uploaded"]);
     expect((await unread(bob)).total).toBe(1);
@@ -365,7 +368,7 @@ describe("U7 deleting", () => {
 
     expect((await call(`/api/files/${f.file_id}`, { cookie: alice.cookie, method: "DELETE" })).status).toBe(204);
     const del = await watcher.waitFor((x) => x.type === "file_deleted");
-    expect(del).toMatchObject({ file_id: f.file_id, uploader_id: alice.id, seq: 2 });
+    expect(del).toMatchObject({ file_id: f.file_id, uploader_id: alice.id, seq: f.seq! + 1 });
     expect(await fileRows(roomId)).toEqual([]);
     expect(await objects(roomId)).toEqual([]);
     expect((await download(f.file_id, alice)).status).toBe(404);
@@ -383,8 +386,9 @@ describe("R10 two uploads finalising at once in one room", () => {
   it("both are listed, each once, in upload (seq) order", async () => {
     const { roomId, alice, bob } = await roomWithTwo();
     const watcher = await TestSocket.open(roomId, alice);
+    const head = await roomHead(roomId);
     const [a, b] = await Promise.all([uploaded(await upload(roomId, alice, "a", { name: "a.txt" })), uploaded(await upload(roomId, bob, "b", { name: "b.txt" }))]);
-    expect(new Set([a.seq, b.seq])).toEqual(new Set([1, 2]));
+    expect(new Set([a.seq, b.seq])).toEqual(new Set([head + 1, head + 2]));
     await watcher.until(() => watcher.events().filter((e) => e.type === "file_uploaded").length === 2, "two files");
     const list = await (await call(`/api/rooms/${roomId}/files`, { cookie: alice.cookie })).json<FilesPage>();
     expect(list.files.map((f) => f.file_id).sort()).toEqual([a.file_id, b.file_id].sort());
@@ -406,11 +410,13 @@ describe("R9 the room call fails after the D1 row was committed", () => {
       .run();
     await env.FILES.put(`rooms/${roomId}/r9file`, "ok");
     expect(await fileEvents(roomId)).toEqual([]);
+    const head = await roomHead(roomId);
     const retry = await upload(roomId, alice, "ok", { clientId, name: "r9.txt" });
     expect(retry.status).toBe(200);
-    expect(await retry.json()).toMatchObject({ duplicate: true, file: { file_id: "r9file", seq: 1 } });
+    expect(await retry.json()).toMatchObject({ duplicate: true, file: { file_id: "r9file", seq: head + 1 } });
     const again = await upload(roomId, alice, "ok", { clientId, name: "r9.txt" });
-    expect(await again.json()).toMatchObject({ duplicate: true, file: { seq: 1 } });
+    expect(await again.json()).toMatchObject({ duplicate: true, file: { seq: head + 1 } });
+    expect(await roomHead(roomId)).toBe(head + 1);
     expect(await fileEvents(roomId)).toEqual(["file_uploaded"]);
     expect(await fileRows(roomId)).toHaveLength(1);
     expect((await unread(bob)).total).toBe(1);

@@ -1,5 +1,7 @@
 /** Helpers for calling the Worker from tests running inside workerd. */
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
+import type { Room } from "../../worker/room";
 
 export const ORIGIN = "https://parley.test";
 
@@ -80,4 +82,32 @@ export async function roomWithTwo(): Promise<{ roomId: string; alice: TestUser; 
   const room = await createRoom(alice);
   await addMember(alice, room.id, bob);
   return { roomId: room.id, alice, bob };
+}
+
+/** The seq of a room's newest stored event (membership events included), straight from the object. */
+export function roomHead(roomId: string): Promise<number> {
+  return runInDurableObject(env.ROOM.getByName(roomId), (room: Room) => room.log.head());
+}
+
+/** Every stored log entry's seq, in order: messages (their own entries) and all other events. */
+export function storedLogSeqs(roomId: string): Promise<number[]> {
+  return runInDurableObject(env.ROOM.getByName(roomId), (_room, state) =>
+    state.storage.sql
+      .exec<{ seq: number }>("SELECT seq FROM messages UNION ALL SELECT seq FROM events ORDER BY seq")
+      .toArray()
+      .map((r) => r.seq),
+  );
+}
+
+/** `n` consecutive integers from `from`. */
+export const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);
+
+/** Poll `check` until it returns true, or fail after `ms` with `what`. Never a fixed sleep. */
+export async function eventually(check: () => Promise<boolean> | boolean, what: string, ms = 10_000, everyMs = 25): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
 }

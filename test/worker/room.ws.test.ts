@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { evictDurableObject, listDurableObjectIds, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { CLOSE, MAX_SOCKETS_PER_USER, type RoomEvent, type ServerFrame } from "../../worker/protocol";
-import { call, errorOf, ORIGIN, register, roomWithTwo } from "./helpers";
+import { call, errorOf, ORIGIN, range, register, roomHead, roomWithTwo, storedLogSeqs } from "./helpers";
 import { TestSocket, upgrade } from "./socket";
 
 
@@ -15,26 +15,29 @@ async function storedMessages(roomId: string) {
   );
 }
 
-async function storedEventSeqs(roomId: string) {
-  return runInDurableObject(env.ROOM.getByName(roomId), (_room, state) =>
-    state.storage.sql.exec<{ seq: number }>("SELECT seq FROM events ORDER BY seq").toArray().map((r) => r.seq),
-  );
-}
 
 describe("the room socket", () => {
   it("says hello with the head, then live; messages reach every member in order", async () => {
     const { roomId, alice, bob } = await roomWithTwo();
+    // Setup stored its membership events (the owner's and Bob's member_joined): the head is past them.
+    const head = await roomHead(roomId);
+    expect(head).toBeGreaterThan(0);
     const a = await TestSocket.open(roomId, alice);
     const b = await TestSocket.open(roomId, bob);
-    expect(a.frames[0]).toMatchObject({ type: "hello", seq: 0, userId: alice.id });
+    expect(a.frames[0]).toMatchObject({ type: "hello", seq: head, userId: alice.id });
+    expect(b.frames[0]).toMatchObject({ type: "hello", seq: head, userId: bob.id });
+    expect(a.frames.findIndex((f) => f.type === "live")).toBeGreaterThan(0);
     for (let i = 1; i <= 5; i++) a.send({ type: "send", clientId: crypto.randomUUID(), text: `hello ${i}` });
     await b.until(() => b.messageTexts().length === 5, "5 messages");
     expect(b.messageTexts()).toEqual(["hello 1", "hello 2", "hello 3", "hello 4", "hello 5"]);
-    // Invariant 1: contiguous seq, stored in the same order.
-    expect(b.events().map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
-    expect(await storedEventSeqs(roomId)).toEqual([1, 2, 3, 4, 5]);
+    // Invariant 1: contiguous seq after the head, stored in the same order (every stored entry, all types).
+    expect(b.events().map((e) => e.seq)).toEqual(range(head + 1, 5));
+    expect(b.events().every((e) => e.type === "message")).toBe(true);
+    expect(await storedLogSeqs(roomId)).toEqual(range(1, head + 5));
+    expect((await storedMessages(roomId)).map((m) => m.seq)).toEqual(range(head + 1, 5));
+    expect(await roomHead(roomId)).toBe(head + 5);
     const msg = b.events()[0] as Extract<RoomEvent, { type: "message" }>;
-    expect(msg.message).toMatchObject({ userId: alice.id, username: alice.username, seq: 1, editedAt: null, deletedAt: null });
+    expect(msg.message).toMatchObject({ userId: alice.id, username: alice.username, seq: head + 1, editedAt: null, deletedAt: null });
     a.close();
     b.close();
   });
@@ -42,10 +45,13 @@ describe("the room socket", () => {
   it("the sender's echo carries its clientId, and an ack follows", async () => {
     const { roomId, alice } = await roomWithTwo();
     const a = await TestSocket.open(roomId, alice);
+    const hello = a.frames[0]!;
+    expect(hello.type).toBe("hello");
+    const head = hello.type === "hello" ? hello.seq : NaN;
     const clientId = crypto.randomUUID();
     a.send({ type: "send", clientId, text: "mine" });
     const ack = await a.waitFor(isAck(clientId));
-    expect(ack).toMatchObject({ seq: 1, duplicate: false });
+    expect(ack).toMatchObject({ seq: head + 1, duplicate: false });
     const echo = a.events().find((e) => e.type === "message");
     expect(echo?.type === "message" && echo.message.clientId).toBe(clientId);
     a.close();
@@ -139,7 +145,9 @@ describe("the room socket", () => {
 
     a.send({ type: "delete", ref: "d1", messageId: ack.messageId });
     const del = await b.waitFor((f) => f.type === "message_deleted");
-    expect(del).toMatchObject({ messageId: ack.messageId, seq: 3 });
+    // The message, its edit, then its deletion: three contiguous seqs.
+    expect(edited.seq).toBe(ack.seq + 1);
+    expect(del).toMatchObject({ messageId: ack.messageId, seq: ack.seq + 2 });
     const stored = await runInDurableObject(env.ROOM.getByName(roomId), (_r, state) => ({
       messages: state.storage.sql.exec("SELECT text, deleted_at FROM messages").toArray(),
       events: state.storage.sql.exec<{ data: string }>("SELECT data FROM events").toArray().map((r) => r.data).join("\n"),
@@ -259,14 +267,16 @@ describe("R5 a room that hibernated", () => {
     const { roomId, alice, bob } = await roomWithTwo();
     const a = await TestSocket.open(roomId, alice);
     const b = await TestSocket.open(roomId, bob);
-    a.send({ type: "send", clientId: crypto.randomUUID(), text: "before" });
+    const clientId = crypto.randomUUID();
+    a.send({ type: "send", clientId, text: "before" });
     await b.until(() => b.messageTexts().length === 1, "first message");
+    const first = await a.waitFor(isAck(clientId));
     // Tear the instance down; the sockets hibernate and stay open.
     await evictDurableObject(env.ROOM.getByName(roomId));
     b.send({ type: "send", clientId: crypto.randomUUID(), text: "after" });
     await a.until(() => a.messageTexts().length === 2, "message after eviction");
     const last = a.events().at(-1)!;
-    expect(last.type === "message" && last.message).toMatchObject({ userId: bob.id, username: bob.username, seq: 2, text: "after" });
+    expect(last.type === "message" && last.message).toMatchObject({ userId: bob.id, username: bob.username, seq: first.seq + 1, text: "after" });
     expect(a.closed).toBeUndefined();
     a.close();
     b.close();

@@ -2,11 +2,17 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { Room } from "../../worker/room";
-import type { RoomList, RoomSnapshot } from "../../worker/protocol";
-import { addMember, call, createRoom, errorOf, register, uniqueName } from "./helpers";
+import type { RoomEvent, RoomList, RoomSnapshot } from "../../worker/protocol";
+import { addMember, call, createRoom, errorOf, register, roomHead, uniqueName } from "./helpers";
+
+/** The room's stored events from the start, as [seq, type, who]. */
+async function eventsOf(roomId: string, cookie: string) {
+  const page = await (await call(`/api/rooms/${roomId}/events?after=0`, { cookie })).json<{ events: RoomEvent[] }>();
+  return page.events.map((e) => [e.seq, e.type, e.type === "member_joined" ? e.member.id : e.type === "member_left" ? e.userId : undefined]);
+}
 
 async function roomMembersInObject(roomId: string) {
-  const members = await runInDurableObject(env.ROOM.getByName(roomId), (room: Room) => room.members());
+  const members = await runInDurableObject(env.ROOM.getByName(roomId), (room: Room) => room.membersList());
   return members.map(({ userId, role }) => ({ userId, role }));
 }
 
@@ -54,18 +60,31 @@ describe("rooms", () => {
       [alice.id, "owner"],
       [bob.id, "member"],
     ]);
-    expect(snap.seq).toBe(0);
+    // Membership changes are stored events: the owner's join (creating the room), then Bob's.
+    expect(snap.seq).toBe(await roomHead(room.id));
+    expect(await eventsOf(room.id, bob.cookie)).toEqual([
+      [1, "member_joined", alice.id],
+      [2, "member_joined", bob.id],
+    ]);
     const inObject = await roomMembersInObject(room.id);
     expect(inObject).toHaveLength(2);
     expect(inObject).toContainEqual({ userId: bob.id, role: "member" });
   });
 
-  it("adding twice is a 409 and an unknown user a 404", async () => {
+  it("adding twice is idempotent (200 with the member, nothing changes) and an unknown user a 404", async () => {
     const alice = await register();
     const bob = await register();
     const room = await createRoom(alice);
-    expect((await addMember(alice, room.id, bob)).status).toBe(201);
-    expect(await errorOf(await addMember(alice, room.id, bob))).toMatchObject({ status: 409, code: "conflict" });
+    const first = await addMember(alice, room.id, bob);
+    expect(first.status).toBe(201);
+    const { member } = await first.json<{ member: unknown }>();
+    const head = await roomHead(room.id);
+    const again = await addMember(alice, room.id, bob);
+    expect(again.status).toBe(200);
+    expect((await again.json<{ member: unknown }>()).member).toEqual(member);
+    // Nothing new stored: no second member_joined, the same members.
+    expect(await roomHead(room.id)).toBe(head);
+    expect(await roomMembersInObject(room.id)).toHaveLength(2);
     const ghost = await call(`/api/rooms/${room.id}/members`, { cookie: alice.cookie, json: { username: uniqueName() } });
     expect(await errorOf(ghost)).toMatchObject({ status: 404, code: "not_found" });
   });
@@ -92,13 +111,22 @@ describe("rooms", () => {
     const bob = await register();
     const room = await createRoom(alice);
     await addMember(alice, room.id, bob);
+    const before = await roomHead(room.id);
     const res = await call(`/api/rooms/${room.id}/members/${bob.id}`, { cookie: alice.cookie, method: "DELETE" });
     expect(res.status).toBe(204);
     expect((await call(`/api/rooms/${room.id}`, { cookie: bob.cookie })).status).toBe(403);
     expect((await (await call("/api/rooms", { cookie: bob.cookie })).json<RoomList>()).rooms).toEqual([]);
     expect(await roomMembersInObject(room.id)).toEqual([{ userId: alice.id, role: "owner" }]);
+    expect((await eventsOf(room.id, alice.cookie)).at(-1)).toEqual([before + 1, "member_left", bob.id]);
+    // Removing again is idempotent: 204, and nothing more is stored.
+    const head = await roomHead(room.id);
     const again = await call(`/api/rooms/${room.id}/members/${bob.id}`, { cookie: alice.cookie, method: "DELETE" });
-    expect(again.status).toBe(404);
+    expect(again.status).toBe(204);
+    expect(await roomHead(room.id)).toBe(head);
+    expect(await roomMembersInObject(room.id)).toEqual([{ userId: alice.id, role: "owner" }]);
+    // An unknown user id is still a 404.
+    const ghost = await call(`/api/rooms/${room.id}/members/${"Z".repeat(22)}`, { cookie: alice.cookie, method: "DELETE" });
+    expect(await errorOf(ghost)).toMatchObject({ status: 404, code: "not_found" });
   });
 
   it("a member can leave; the owner cannot", async () => {

@@ -50,6 +50,26 @@ export class TestSocket {
     this.ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
   }
 
+  /**
+   * Is the socket usable for sending? False as soon as either side started
+   * closing (our own `close()` included), before the close event arrives.
+   */
+  get isOpen(): boolean {
+    return this.closed === undefined && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Send if the socket is still open (a client racing a close); returns whether it was sent. */
+  trySend(frame: unknown): boolean {
+    if (!this.isOpen) return false;
+    try {
+      this.send(frame);
+      return true;
+    } catch {
+      // closed between the check and the send
+      return false;
+    }
+  }
+
   /** Wait until `pred` holds over the frames received so far. */
   async until(pred: () => boolean, what = "condition", ms = WAIT_MS): Promise<void> {
     const deadline = Date.now() + ms;
