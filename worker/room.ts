@@ -81,6 +81,7 @@ export class Room extends SocketObject<Attachment> {
   readonly #presenceQueue = new Map<string, { username: string; online: boolean }>();
   #presenceTimer: ReturnType<typeof setTimeout> | undefined;
   #metaCache: Map<string, string> | undefined;
+  #onlineCache: Map<string, string> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -141,7 +142,9 @@ export class Room extends SocketObject<Attachment> {
   countFor(userId: string): CountFor {
     this.meter.count("requests");
     const m = this.members.get(userId);
-    return m ? { n: m.unread, version: this.members.version(m) } : null;
+    if (!m) return null;
+    this.pushes.watch(userId);
+    return { n: m.unread, version: this.members.version(m) };
   }
 
   // ================================================================ RPC: reading
@@ -175,12 +178,23 @@ export class Room extends SocketObject<Attachment> {
 
   /** Who has the room open (distinct users with an open socket). */
   presence(): { userId: string; username: string }[] {
-    const seen = new Map<string, string>();
-    for (const ws of this.openSockets()) {
-      const a = this.attachment(ws);
-      if (a) seen.set(a.userId, a.username);
+    return [...this.#online()].map(([userId, username]) => ({ userId, username }));
+  }
+
+  /**
+   * Online users, kept up to date on connect and close so a reconnect storm
+   * of n sockets costs O(n), not O(n²) attachment reads; rebuilt from the
+   * sockets' attachments after a wake.
+   */
+  #online(): Map<string, string> {
+    if (!this.#onlineCache) {
+      this.#onlineCache = new Map();
+      for (const ws of this.openSockets()) {
+        const a = this.attachment(ws);
+        if (a) this.#onlineCache.set(a.userId, a.username);
+      }
     }
-    return [...seen].map(([userId, username]) => ({ userId, username }));
+    return this.#onlineCache;
   }
 
   // ================================================================ RPC: writing
@@ -324,8 +338,11 @@ export class Room extends SocketObject<Attachment> {
     }
     send(server, { type: "receipts", receipts: this.members.receiptsSince(since) });
     send(server, { type: "live", seq: head });
+    const online = this.#online();
+    const first = !online.has(userId);
+    online.set(userId, username);
     send(server, { type: "presence", users: this.presence() });
-    if (this.openSockets(userTag(userId)).length === 1) this.#presenceChanged(userId, username, true);
+    if (first) this.#presenceChanged(userId, username, true);
     for (const t of this.#activity.current(Date.now())) send(server, activityFrame(t, true));
     this.#scheduleAlarm(Date.now() + ALARM_EVERY_MS);
     return new Response(null, { status: 101, webSocket: client });
@@ -343,6 +360,7 @@ export class Room extends SocketObject<Attachment> {
 
   protected override onClose(ws: WebSocket, att: Attachment): void {
     if (this.userOnline(att.userId, ws)) return;
+    this.#online().delete(att.userId);
     for (const t of this.#activity.clear(att.userId)) this.#broadcastFrame(activityFrame(t, false), ws);
     this.#presenceChanged(att.userId, att.username, false);
   }
@@ -473,7 +491,10 @@ export class Room extends SocketObject<Attachment> {
       if (room && oldName !== undefined && oldName !== room.name) events.push(this.log.append({ type: "room_renamed", name: room.name }, now));
       // Rooms lists: notices to the hubs of those affected (durable until delivered).
       const head = this.log.head();
-      for (const m of added) this.pushes.notice(this.#shard(m.userId), { kind: "room_added", userId: m.userId, room: this.#summary(m), version: head * VERSION_STEP });
+      for (const m of added) {
+        this.pushes.notice(this.#shard(m.userId), { kind: "room_added", userId: m.userId, room: this.#summary(m), version: head * VERSION_STEP });
+        this.pushes.watch(m.userId); // until their hub says no tab of theirs is open
+      }
       for (const m of removed) this.pushes.notice(this.#shard(m.userId), { kind: "room_removed", userId: m.userId, roomId, version: head * VERSION_STEP });
       if (room && oldName !== undefined && oldName !== room.name) {
         const byShard = new Map<string, string[]>();
@@ -485,7 +506,10 @@ export class Room extends SocketObject<Attachment> {
       }
       return { removed };
     });
-    for (const m of removed) this.closeTagged(userTag(m.userId), CLOSE.policy, "removed from room");
+    for (const m of removed) {
+      this.closeTagged(userTag(m.userId), CLOSE.policy, "removed from room");
+      if (this.#online().delete(m.userId)) this.#presenceChanged(m.userId, m.username, false);
+    }
     for (const e of events) this.#broadcast(e);
     this.#pushed([], "membership");
     // Tell D1 this version is applied, so the repair cron passes this room by (a failure only repeats the sync).

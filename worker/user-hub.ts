@@ -14,7 +14,7 @@
  */
 import { type CountTrigger, MAX_SOCKETS_PER_USER, type NotificationCountUpdate, type ServerFrame, type UnreadCounts } from "./protocol";
 import type { HubFrame } from "./protocol";
-import type { CountFor, HubBatch } from "./lib/hub";
+import type { CountFor, HubBatch, HubReply } from "./lib/hub";
 import { migrate } from "./lib/sql-migrations";
 import { type BaseAttachment, SocketObject, userTag } from "./lib/socket-object";
 import { newId } from "./lib/encoding";
@@ -41,6 +41,9 @@ const HUB_MIGRATIONS: readonly string[] = [
 ];
 
 type Attachment = BaseAttachment;
+
+/** How soon a map that missed a room is built again. */
+const REBUILD_RETRY_MS = 2000;
 
 export class UserHub extends SocketObject<Attachment> {
   /** `deliver` calls this shard handled (tests and the benchmark). */
@@ -80,18 +83,19 @@ export class UserHub extends SocketObject<Attachment> {
   /**
    * A room's changes for users of this shard: counts (newest version wins; a
    * late, older one never overwrites a newer) and rooms-list notices. Only
-   * users with a tab open are written and told. Returns who of them is online.
+   * users with a tab open are written and told. Returns those of the batch
+   * who have no tab open here, so the room stops pushing to them (it starts
+   * again when a tab of theirs connects and asks it for their count).
    */
-  deliver(batch: HubBatch): { online: string[] } {
+  deliver(batch: HubBatch): HubReply {
     this.meter.count("requests");
     this.#calls++;
     this.#updates += batch.counts.length;
-    const online = new Set<string>();
+    const online = new Map<string, boolean>();
     const isOnline = (userId: string) => {
-      if (online.has(userId)) return true;
-      if (!this.userOnline(userId)) return false;
-      online.add(userId);
-      return true;
+      let on = online.get(userId);
+      if (on === undefined) online.set(userId, (on = this.userOnline(userId)));
+      return on;
     };
     const changed = new Set<string>();
     const frames: { userId: string; frame: HubFrame }[] = [];
@@ -102,16 +106,16 @@ export class UserHub extends SocketObject<Attachment> {
           for (const userId of n.userIds) if (isOnline(userId)) frames.push({ userId, frame: { type: "room_updated", room: n.room } });
         } else if (isOnline(n.userId)) {
           const added = n.kind === "room_added";
-          if (this.#upsert(n.userId, batch.roomId, added ? n.room.unread : 0, n.version, !added) || added) {
-            frames.push({ userId: n.userId, frame: added ? { type: "room_added", room: n.room } : { type: "room_removed", roomId: n.roomId } });
-            changed.add(n.userId);
-          }
+          const moved = this.#upsert(n.userId, batch.roomId, added ? n.room.unread : 0, n.version, !added);
+          // room_added is idempotent for a client; a count frame only when the count really moved.
+          if (added || moved) frames.push({ userId: n.userId, frame: added ? { type: "room_added", room: n.room } : { type: "room_removed", roomId: n.roomId } });
+          if (moved) changed.add(n.userId);
         }
       }
     });
     for (const { userId, frame } of frames) this.#sendTo(userId, frame);
     for (const userId of changed) this.#pushCount(userId, batch.roomId, batch.trigger);
-    return { online: [...online] };
+    return { offline: [...online].filter(([, on]) => !on).map(([id]) => id) };
   }
 
   // ------------------------------------------------------------ sockets
@@ -154,21 +158,32 @@ export class UserHub extends SocketObject<Attachment> {
     if (!this.userOnline(att.userId, ws)) this.sql.exec("DELETE FROM counts WHERE user_id = ?", att.userId);
   }
 
+  /** Rebuild the maps whose build missed a room, and send those users' tabs the result. */
   protected override async onAlarm(): Promise<void> {
-    // No alarms yet (half-open badge sockets: issue #13).
+    for (const [key] of this.ctx.storage.kv.list({ prefix: "rebuild:" })) {
+      const userId = key.slice("rebuild:".length);
+      if (!this.userOnline(userId)) {
+        this.ctx.storage.kv.delete(key);
+        continue;
+      }
+      await this.#build(userId);
+      const frame: NotificationCountUpdate = { type: "notification_count_update", ...this.#stored(userId), trigger: "recount", full: true };
+      this.#sendTo(userId, frame);
+    }
   }
 
   // ------------------------------------------------------------ internals
 
   /** Every room of the user, asked in parallel: their count and its version (null: the room says not a member). */
-  async #ask(userId: string): Promise<Map<string, CountFor>> {
+  async #ask(userId: string, failed: string[] = []): Promise<Map<string, CountFor>> {
     const { results } = await this.env.DB.prepare("SELECT room_id AS roomId FROM memberships WHERE user_id = ?").bind(userId).all<{ roomId: string }>();
     const answers = await Promise.all(
       results.map(async ({ roomId }) => {
         try {
           return [roomId, await this.env.ROOM.getByName(roomId).countFor(userId)] as const;
         } catch (err) {
-          console.error(`${this.label()}: count of room ${roomId} unavailable`, err);
+          console.error(`${this.label()}: count of room ${roomId} unavailable; retried by the alarm`, err);
+          failed.push(roomId);
           return [roomId, null] as const;
         }
       }),
@@ -176,13 +191,23 @@ export class UserHub extends SocketObject<Attachment> {
     return new Map(answers);
   }
 
-  /** Build a user's map from their rooms (newest version wins over what arrived meanwhile). */
+  /**
+   * Build a user's map from their rooms (newest version wins over what
+   * arrived meanwhile). Asking a room for the count also makes that room push
+   * this user's changes from now on; a room that did not answer is asked
+   * again by the alarm (otherwise it would never know this tab is watching).
+   */
   async #build(userId: string): Promise<void> {
-    const counts = await this.#ask(userId);
+    const failed: string[] = [];
+    const counts = await this.#ask(userId, failed);
     this.ctx.storage.transactionSync(() => {
       this.sql.exec("DELETE FROM counts WHERE user_id = ? AND room_id NOT IN (SELECT value FROM json_each(?))", userId, JSON.stringify([...counts.keys()]));
       for (const [roomId, c] of counts) if (c) this.#upsert(userId, roomId, c.n, c.version, false);
     });
+    if (failed.length) {
+      this.ctx.storage.kv.put(`rebuild:${userId}`, 1);
+      await this.ctx.storage.setAlarm(Date.now() + REBUILD_RETRY_MS);
+    } else this.ctx.storage.kv.delete(`rebuild:${userId}`);
   }
 
   /** Newest version wins. Returns whether the stored count or presence changed. */

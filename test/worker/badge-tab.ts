@@ -2,6 +2,7 @@
 import { exports } from "cloudflare:workers";
 import { HubFrame, type NotificationCountUpdate } from "../../worker/protocol";
 import { ORIGIN, type TestUser } from "./helpers";
+export { pollUntil as eventually } from "./helpers";
 
 /** A badge socket (`/api/me/ws`), i.e. one open tab of a user, on any page. */
 export class BadgeTab {
@@ -41,16 +42,8 @@ export class BadgeTab {
   close(): void {
     this.ws.close(1000);
   }
-}
-
-/** Wait (polling) until `fn` holds: pushes to the hubs happen after the caller's answer. */
-export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}; last ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 20));
+  /** Resolves once the server has seen the close (the socket reports closed). */
+  async closedLocally(): Promise<void> {
+    await this.until(() => this.ws.readyState === WebSocket.CLOSED, "the socket to close");
   }
 }
-

@@ -201,6 +201,8 @@ describe("badges pushed to every tab", () => {
       await addMember(alice, room.id, u);
       members.push(u);
     }
+    // Every member has a tab open (a room pushes only to members someone watches).
+    const tabs = await Promise.all(members.map((m) => BadgeTab.open(m)));
     const shards = hubShards(env);
     const names = [...new Set([alice, ...members].map((u) => hubShardName(u.id, shards)))];
     const stats = async () => {
@@ -236,6 +238,8 @@ describe("badges pushed to every tab", () => {
     expect(calls).toBeLessThan(members.length);
     expect(after.updates - before.updates).toBeGreaterThanOrEqual(members.length);
     for (const m of members.slice(0, 3)) expect((await unread(m)).rooms[room.id]).toBe(1);
+    for (const t of tabs) await t.until(() => t.last?.rooms[room.id] === 1, "every tab's count");
+    for (const t of tabs) t.close();
   });
 
   it("a push that did not reach its hub is retried by the alarm", async () => {

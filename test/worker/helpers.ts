@@ -102,12 +102,18 @@ export function storedLogSeqs(roomId: string): Promise<number[]> {
 /** `n` consecutive integers from `from`. */
 export const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);
 
-/** Poll `check` until it returns true, or fail after `ms` with `what`. Never a fixed sleep. */
-export async function eventually(check: () => Promise<boolean> | boolean, what: string, ms = 10_000, everyMs = 25): Promise<void> {
+/** Wait (polling) until `fn` holds: pushes to the hubs happen after the caller's answer. */
+export async function pollUntil<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 10_000, everyMs = 20): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    const v = await fn();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}; last ${JSON.stringify(v)}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** Wait (polling every `everyMs`) until `check` holds. */
+export async function eventually(check: () => Promise<boolean> | boolean, what: string, ms = 10_000, everyMs = 25): Promise<void> {
+  await pollUntil(async () => await check(), Boolean, what, ms, everyMs);
 }

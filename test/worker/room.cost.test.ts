@@ -55,7 +55,7 @@ async function costOfOneMessage(roomId: string, sender: TestUser) {
   await resetMeters(roomId);
   const res = await call(`/api/rooms/${roomId}/messages`, { cookie: sender.cookie, json: { clientId: crypto.randomUUID(), text: "how much?" } });
   expect(res.status).toBe(201);
-  const m = await eventually(() => readMeters(roomId), (x) => !x.busy && x.room.hubCalls > 0, "the pushes");
+  const m = await eventually(() => readMeters(roomId), (x) => !x.busy, "the pushes");
   return { roomRows: m.room.rowsWritten, hubRows: m.hubs.rowsWritten, total: m.room.rowsWritten + m.hubs.rowsWritten, hubCalls: m.room.hubCalls };
 }
 
@@ -68,7 +68,30 @@ describe("R17 rows written per message do not grow with the room", () => {
     console.log(`R17 ${n} members:`, JSON.stringify(cost));
     expect(cost.total).toBeLessThanOrEqual(MAX_ROWS_PER_MESSAGE);
     expect(cost.hubRows).toBe(0);
-    expect(cost.hubCalls).toBeLessThanOrEqual(hubShards(env));
+    // Nobody has a badge open: once the hubs said so, the room calls none of them.
+    expect(cost.hubCalls).toBe(0);
+  });
+
+  it("a room pushes only to members someone watches: a tab that connects gets pushes from then on", async () => {
+    const owner = await register();
+    const bob = await register();
+    const room = await createRoom(owner);
+    await addMember(owner, room.id, bob);
+    await seedMembers(room.id, 30);
+    expect((await costOfOneMessage(room.id, owner)).hubCalls).toBe(0);
+    const tab = await BadgeTab.open(bob);
+    try {
+      expect(tab.last).toMatchObject({ total: 1, full: true });
+      const cost = await costOfOneMessage(room.id, owner);
+      expect(cost.hubCalls).toBe(1); // bob's shard only
+      await tab.until(() => tab.last?.total === 2, "bob's new count");
+    } finally {
+      tab.close();
+    }
+    // Bob's tab closed: the next push finds him gone and the room stops calling his hub.
+    await tab.closedLocally();
+    await costOfOneMessage(room.id, owner);
+    expect((await costOfOneMessage(room.id, owner)).hubCalls).toBe(0);
   });
 
   it("with k members' badge sockets open: at most 10 + k rows, and each open tab gets its number", async () => {

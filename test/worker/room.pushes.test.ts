@@ -7,6 +7,7 @@
 import { env, exports } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { hubShardName, hubShards } from "../../worker/lib/hub";
 import type { Room } from "../../worker/room";
 import { addMember, call, createRoom, ORIGIN, register, roomWithTwo } from "./helpers";
 import { BadgeTab } from "./badge-tab";
@@ -83,3 +84,33 @@ describe("R15 a hub that throws or hangs delays no caller", () => {
     expect(failing).toBe("retry exploded");
   });
 });
+
+describe("a hub building a user's badge when one of their rooms does not answer", () => {
+  it("asks that room again from its alarm, then sends the tab the whole badge", async () => {
+    const { roomId, alice, bob } = await roomWithTwo();
+    await call(`/api/rooms/${roomId}/messages`, { cookie: alice.cookie, json: { clientId: crypto.randomUUID(), text: "for bob" } });
+    const room = env.ROOM.getByName(roomId);
+    await runInDurableObject(room, (r: Room) => {
+      r.countFor = () => {
+        throw new Error("room busy");
+      };
+    });
+    const tab = await BadgeTab.open(bob);
+    expect(tab.last).toMatchObject({ total: 0, full: true });
+    await dropOverride(roomId);
+    const hub = env.USER_HUB.getByName(hubShardName(bob.id, hubShards(env)));
+    expect(await runDurableObjectAlarm(hub)).toBe(true);
+    await tab.until(() => tab.last?.total === 1 && tab.last.rooms[roomId] === 1, "the rebuilt badge");
+    // And the room now pushes bob's changes: a second message reaches the tab.
+    await call(`/api/rooms/${roomId}/messages`, { cookie: alice.cookie, json: { clientId: crypto.randomUUID(), text: "again" } });
+    await tab.until(() => tab.last?.total === 2, "the pushed count");
+    tab.close();
+  });
+});
+
+/** Drop the instance's own override, so the class's method answers again. */
+async function dropOverride(roomId: string): Promise<void> {
+  await runInDurableObject(env.ROOM.getByName(roomId), (r: Room) => {
+    delete (r as { countFor?: unknown }).countFor;
+  });
+}

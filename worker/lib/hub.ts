@@ -52,5 +52,10 @@ export interface HubBatch {
   trigger: CountTrigger;
 }
 
+/** A hub's answer: who of the batch has no tab open there (the room stops pushing to them). */
+export interface HubReply {
+  offline: string[];
+}
+
 /** A room's count for one user, for a hub building that user's badge (null: not a member). */
 export type CountFor = { n: number; version: number } | null;

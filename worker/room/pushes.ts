@@ -9,13 +9,19 @@
  * quiet). A fresh instance that finds the room's newest version above it
  * (a crash between a commit and its push) marks every member dirty.
  *
+ * Only members someone is watching are pushed: a member is watched from
+ * the moment a tab of theirs connects and their hub asks this room for their
+ * count (`watch`), until a hub answers that they have no tab open. After a
+ * wake nobody is known, so every member counts as watched until the hubs'
+ * answers prune them. A room nobody has a badge open for makes no hub calls.
+ *
  * Each shard has at most one call in flight; changes that arrive meanwhile
  * wait and go together (at most one round per FLUSH_GAP_MS per shard). A hub
  * that throws or does not answer within `timeoutMs` delays nobody: its users
  * stay dirty and the room's alarm retries them.
  */
 import type { CountTrigger } from "../protocol";
-import type { CountEntry, HubBatch, Notice } from "../lib/hub";
+import type { CountEntry, HubBatch, HubReply, Notice } from "../lib/hub";
 import type { Meter, Sql } from "../lib/meter";
 import type { Members } from "./members";
 
@@ -38,7 +44,7 @@ export class Pushes {
   /** How long a hub may take before its push counts as failed (tests shorten it). */
   timeoutMs = 5000;
   /** The call to one shard (tests replace it to make a hub throw or hang). */
-  callHub: (shard: string, batch: HubBatch) => Promise<unknown>;
+  callHub: (shard: string, batch: HubBatch) => Promise<HubReply | void>;
 
   readonly #dirty = new Map<string, Set<string>>();
   readonly #inflight = new Set<string>();
@@ -47,10 +53,13 @@ export class Pushes {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #trigger: CountTrigger = "new_message";
   #pushed: number | undefined;
+  /** Watched members and when they were last marked watched (a stamp from #stamp); undefined: not known yet. */
+  #watched: Map<string, number> | undefined;
+  #stamp = 0;
 
   constructor(
     private readonly deps: PushDeps,
-    callHub: (shard: string, batch: HubBatch) => Promise<unknown>,
+    callHub: (shard: string, batch: HubBatch) => Promise<HubReply | void>,
   ) {
     this.callHub = callHub;
   }
@@ -64,6 +73,22 @@ export class Pushes {
       if (set) set.add(id);
       else this.#dirty.set(shard, new Set([id]));
     }
+  }
+
+  /** A tab of `userId` connected and asked for their count: push their changes from now on. */
+  watch(userId: string): void {
+    this.#watching().set(userId, ++this.#stamp);
+  }
+
+  /** Is anyone watching this member's count? */
+  watched(userId: string): boolean {
+    return this.#watching().has(userId);
+  }
+
+  #watching(): Map<string, number> {
+    // Not known after a wake: everyone, until the hubs' answers say otherwise.
+    this.#watched ??= new Map(this.deps.members.list().map((m) => [m.userId, 0]));
+    return this.#watched;
   }
 
   /** Queue a rooms-list notice for a shard (call inside the write's transaction). */
@@ -119,18 +144,24 @@ export class Pushes {
     const users = this.#dirty.get(shard) ?? new Set<string>();
     this.#dirty.delete(shard);
     const counts: CountEntry[] = [];
+    const watching = this.#watching();
     for (const id of users) {
-      const m = this.deps.members.get(id);
+      const m = watching.has(id) ? this.deps.members.get(id) : undefined;
       if (m) counts.push({ userId: id, n: m.unread, version: this.deps.members.version(m) });
     }
-    const rows = this.deps.sql.exec<{ id: number; payload: string }>("SELECT id, payload FROM notices WHERE shard = ? ORDER BY id", shard).toArray();
+    const rows = this.#noticesMaybe
+      ? this.deps.sql.exec<{ id: number; payload: string }>("SELECT id, payload FROM notices WHERE shard = ? ORDER BY id", shard).toArray()
+      : [];
     if (!counts.length && !rows.length) return;
     const batch: HubBatch = { roomId, counts, notices: rows.map((r) => JSON.parse(r.payload) as Notice), trigger: this.#trigger };
     this.#inflight.add(shard);
+    const sentAt = this.#stamp;
     let ok = false;
     try {
       this.deps.meter.count("hubCalls");
-      await withTimeout(this.callHub(shard, batch), this.timeoutMs);
+      const reply = await withTimeout(this.callHub(shard, batch), this.timeoutMs);
+      // Stop pushing to those with no tab open — unless a tab of theirs asked since this batch left.
+      for (const id of reply?.offline ?? []) if ((watching.get(id) ?? Infinity) <= sentAt) watching.delete(id);
       if (rows.length) this.deps.sql.exec("DELETE FROM notices WHERE shard = ? AND id <= ?", shard, rows.at(-1)!.id);
       ok = true;
     } catch (err) {
@@ -142,7 +173,7 @@ export class Pushes {
       this.#inflight.delete(shard);
     }
     // Changes (or notices) that came meanwhile go in the next round; it also finds the notices drained.
-    if (ok && (this.#dirty.has(shard) || rows.length)) this.kick(FLUSH_GAP_MS);
+    if (ok && (this.#dirty.has(shard) || this.#noticesMaybe)) this.kick(FLUSH_GAP_MS);
     else this.#confirmIfQuiet();
   }
 
