@@ -317,7 +317,10 @@ export class Room extends SocketObject<Attachment> {
     const username = request.headers.get(UPGRADE_HEADERS.username);
     const session = request.headers.get(UPGRADE_HEADERS.session);
     if (!roomId || !userId || !username || !session) return new Response("Missing identity", { status: 400 });
+    // The room authorises its sockets from its own member list (D1's, as last synced); someone it does
+    // not know is looked up in D1 once, so a member added a moment ago gets in.
     if (!this.members.get(userId)) await this.syncMembers(roomId);
+    if (!this.#meta("room_id")) return new Response("Room not found", { status: 404 });
     if (!this.members.get(userId)) return new Response("Not a member", { status: 403 });
 
     const att: Attachment = { userId, username, connectionId: newId(), connectedAt: Date.now() };
@@ -469,6 +472,7 @@ export class Room extends SocketObject<Attachment> {
     room: { id: string; name: string; owner_id: string; created_at: number; version: number } | undefined,
     list: MemberInput[],
   ): void {
+    if (!room && this.#meta("room_id") === undefined) return; // no such room: leave no trace
     const version = room?.version ?? Number.MAX_SAFE_INTEGER; // a room gone from D1 has no members left
     if (version < Number(this.#meta("synced_version") ?? 0)) return; // an older read than one already applied
     const now = Date.now();

@@ -88,18 +88,58 @@ export async function pool(items, limit, fn) {
   return out;
 }
 
-/** Open a WebSocket; resolves once open. `onMessage(data, t)` gets every frame with its arrival time. */
-export function openSocket(url, { cookie, origin, onMessage, onClose } = {}) {
+/** The heartbeat a Parley client sends (docs/protocol.md: `{"type":"ping"}` every 15 s). */
+export const PING_FRAME = '{"type":"ping"}';
+export const PING_MS = 15_000;
+
+/**
+ * Open a WebSocket; resolves once open. `onMessage(data, t)` gets every frame with its arrival time.
+ * With `pingMs`, it sends the ping frame that often while open, as a Parley client does.
+ */
+export function openSocket(url, { cookie, origin, onMessage, onClose, onOpen, pingMs } = {}) {
   return new Promise((resolve, reject) => {
     const headers = {};
     if (cookie) headers.Cookie = cookie;
     if (origin) headers.Origin = origin;
     const ws = new WebSocket(url, { headers, perMessageDeflate: false });
+    let pinger;
     ws.on("message", (data) => onMessage?.(data.toString(), now(), data.length ?? Buffer.byteLength(data)));
-    ws.on("close", (code) => onClose?.(code));
-    ws.once("open", () => resolve(ws));
+    ws.on("close", (code) => {
+      clearInterval(pinger);
+      onClose?.(code);
+    });
+    ws.once("open", () => {
+      onOpen?.();
+      if (pingMs) {
+        pinger = setInterval(() => {
+          if (ws.readyState === WebSocket.OPEN) ws.send(PING_FRAME);
+        }, pingMs);
+        pinger.unref?.();
+      }
+      resolve(ws);
+    });
     ws.once("error", reject);
   });
+}
+
+/**
+ * Reconnect delays as the SPA makes them (app/lib/backoff.ts): full jitter, each wait random in
+ * [0, step), the step starting at `baseMs` and doubling up to `maxMs`; `reset()` after a healthy
+ * connection. With the defaults the first retry after a drop waits 0–1 s, then 0–2 s, 0–4 s, …, 0–10 s.
+ */
+export function backoff(baseMs = 1000, maxMs = 10_000, random = Math.random) {
+  let attempt = 0;
+  const step = () => Math.min(maxMs, baseMs * 2 ** attempt);
+  return {
+    next() {
+      const wait = random() * step();
+      if (step() < maxMs) attempt++;
+      return wait;
+    },
+    reset() {
+      attempt = 0;
+    },
+  };
 }
 
 /** Open many sockets in batches so the connect storm is not what gets measured. */

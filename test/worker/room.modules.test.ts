@@ -10,6 +10,7 @@ import { TokenBuckets } from "../../worker/lib/rate";
 import { migrate } from "../../worker/lib/sql-migrations";
 import { REPLAY_WINDOW } from "../../worker/protocol";
 import type { Room } from "../../worker/room";
+import { Activities } from "../../worker/room/activity";
 import { ROOM_MIGRATIONS } from "../../worker/room/schema";
 import { call, roomWithTwo } from "./helpers";
 
@@ -101,6 +102,27 @@ describe("Pushes", () => {
       want: r.members.maxVersion(),
     }));
     expect(pushed.stored).toBe(pushed.want);
+  });
+});
+
+describe("Activities", () => {
+  it("marks a member busy until an expiry, reports only the first set, clears one kind or all, and expires", async () => {
+    const { roomId, alice, bob } = await roomWithTwo();
+    const res = await runInDurableObject(stubOf(roomId), (_r: Room, s) => {
+      const a = new Activities(s.storage.sql);
+      const t = 1_000;
+      const first = a.set({ id: alice.id, username: alice.username }, "typing", t + 100);
+      const again = a.set({ id: alice.id, username: alice.username }, "typing", t + 200);
+      a.set({ id: alice.id, username: alice.username }, "uploading", t + 500);
+      a.set({ id: bob.id, username: bob.username }, "typing", t + 50);
+      const next = a.nextExpiry();
+      const expired = a.expire(t + 60).map((x) => x.id);
+      const clearedTyping = a.clear(alice.id, "typing").map((x) => x.activity);
+      const left = a.current(t).map((x) => `${x.id === alice.id ? "alice" : "bob"}:${x.activity}`);
+      const clearedAll = a.clear(alice.id).length;
+      return { first, again, next, expired, clearedTyping, left, clearedAll, none: a.current(t).length };
+    });
+    expect(res).toEqual({ first: true, again: false, next: 1_050, expired: [bob.id], clearedTyping: ["typing"], left: ["alice:uploading"], clearedAll: 1, none: 0 });
   });
 });
 

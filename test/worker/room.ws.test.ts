@@ -203,6 +203,15 @@ describe("S2 upgrade without a valid session", () => {
 });
 
 describe("S3 a non-member opening a room socket", () => {
+  it("of a room that does not exist gets 404, and leaves no room behind", async () => {
+    const mallory = await register();
+    const res = await upgrade(`/api/rooms/no-such-room/ws`, { cookie: mallory.cookie });
+    expect(res.webSocket).toBeNull();
+    expect(await errorOf(res)).toMatchObject({ status: 404, code: "not_found" });
+    const stored = await runInDurableObject(env.ROOM.getByName("no-such-room"), (_r, s) => s.storage.sql.exec("SELECT COUNT(*) AS n FROM meta").one().n);
+    expect(stored).toBe(0);
+  });
+
   it("gets 403", async () => {
     const { roomId } = await roomWithTwo();
     const mallory = await register();

@@ -67,7 +67,9 @@ export class Pushes {
   /** These members' counts changed. */
   markDirty(userIds: Iterable<string>, trigger: CountTrigger): void {
     this.#trigger = trigger;
+    const watching = this.#watching();
     for (const id of userIds) {
+      if (!watching.has(id)) continue; // nobody would hear it; a tab that connects asks for the count
       const shard = this.deps.shardOf(id);
       const set = this.#dirty.get(shard);
       if (set) set.add(id);
