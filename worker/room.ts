@@ -12,7 +12,6 @@
  */
 import {
   type ClientFrame,
-  ClientFrame as ClientFrameSchema,
   CLOSE,
   type CountTrigger,
   type FileInfo,
@@ -25,9 +24,7 @@ import {
   type Receipt,
   type Role,
   type RoomEvent,
-  type RoomSummary,
   type ServerFrame,
-  type SocketErrorCode,
   TYPING_TTL_MS,
 } from "./protocol";
 import { newId } from "./lib/encoding";
@@ -35,10 +32,14 @@ import { type CountFor, hubShardName, hubShards } from "./lib/hub";
 import { migrate } from "./lib/sql-migrations";
 import { type BaseAttachment, SocketObject, userTag } from "./lib/socket-object";
 import { TokenBuckets } from "./lib/rate";
-import { safeClose, trySend } from "./lib/ws";
-import { Activities, type Activity, type ActiveUser } from "./room/activity";
+import { safeClose } from "./lib/ws";
+import { Activities, type Activity } from "./room/activity";
+import { activityFrame, frameSize, parseFrame, send, sendError, socketCode } from "./room/frames";
 import { type Actor, EventLog, type Failure } from "./room/log";
-import { type MemberInput, Members, type MemberState, toMember, VERSION_STEP } from "./room/members";
+import { applyMembership, type D1Room } from "./room/membership";
+import { type MemberInput, Members } from "./room/members";
+import { RoomMeta } from "./room/meta";
+import { Presence } from "./room/presence";
 import { Pushes } from "./room/pushes";
 import { ROOM_MIGRATIONS } from "./room/schema";
 import { UPGRADE_HEADERS } from "./room/contract";
@@ -66,8 +67,6 @@ export interface StoredMember {
 export const ALARM_EVERY_MS = 25_000;
 /** An upload shows "… is uploading" at most this long if nobody clears it. */
 const UPLOADING_TTL_MS = 10 * 60 * 1000;
-/** Presence changes are sent in batches this long apart. */
-const PRESENCE_BATCH_MS = 250;
 
 export class Room extends SocketObject<Attachment> {
   readonly log: EventLog;
@@ -78,14 +77,17 @@ export class Room extends SocketObject<Attachment> {
   readonly #reads = new TokenBuckets(READ_RATE_LIMIT);
   /** The alarm time as this instance last set or saw it (undefined: not known yet). */
   #alarmAt: number | null | undefined;
-  readonly #presenceQueue = new Map<string, { username: string; online: boolean }>();
-  #presenceTimer: ReturnType<typeof setTimeout> | undefined;
-  #metaCache: Map<string, string> | undefined;
-  #onlineCache: Map<string, string> | undefined;
+  readonly #meta: RoomMeta;
+  readonly #presence: Presence;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     migrate(ctx.storage, this.sql, ROOM_MIGRATIONS);
+    this.#meta = new RoomMeta(this.sql);
+    this.#presence = new Presence(
+      () => this.openSockets().flatMap((ws) => this.attachment(ws) ?? []),
+      (frame) => this.#broadcastFrame(frame),
+    );
     this.log = new EventLog(this.sql);
     this.members = new Members(this.sql, this.log, () => this.#onMembersLoaded());
     this.#activity = new Activities(this.sql);
@@ -95,7 +97,7 @@ export class Room extends SocketObject<Attachment> {
         sql: this.sql,
         members: this.members,
         meter: this.meter,
-        roomId: () => this.#meta("room_id"),
+        roomId: () => this.#meta.get("room_id"),
         shardOf: (userId) => hubShardName(userId, shards),
         retryAt: (at) => this.#scheduleAlarm(at),
       },
@@ -104,7 +106,7 @@ export class Room extends SocketObject<Attachment> {
   }
 
   protected label(): string {
-    return `room ${this.#meta("room_id") ?? "?"}`;
+    return `room ${this.#meta.get("room_id") ?? "?"}`;
   }
 
   // ================================================================ RPC: membership
@@ -125,7 +127,7 @@ export class Room extends SocketObject<Attachment> {
          FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.room_id = ?`,
       ).bind(roomId),
     ]);
-    const row = room!.results[0] as { id: string; name: string; owner_id: string; created_at: number; version: number } | undefined;
+    const row = room!.results[0] as D1Room | undefined;
     this.#applyMembership(roomId, row, (members!.results as unknown as MemberInput[]) ?? []);
     return this.membersList();
   }
@@ -178,23 +180,7 @@ export class Room extends SocketObject<Attachment> {
 
   /** Who has the room open (distinct users with an open socket). */
   presence(): { userId: string; username: string }[] {
-    return [...this.#online()].map(([userId, username]) => ({ userId, username }));
-  }
-
-  /**
-   * Online users, kept up to date on connect and close so a reconnect storm
-   * of n sockets costs O(n), not O(n²) attachment reads; rebuilt from the
-   * sockets' attachments after a wake.
-   */
-  #online(): Map<string, string> {
-    if (!this.#onlineCache) {
-      this.#onlineCache = new Map();
-      for (const ws of this.openSockets()) {
-        const a = this.attachment(ws);
-        if (a) this.#onlineCache.set(a.userId, a.username);
-      }
-    }
-    return this.#onlineCache;
+    return this.#presence.list();
   }
 
   // ================================================================ RPC: writing
@@ -320,7 +306,7 @@ export class Room extends SocketObject<Attachment> {
     // The room authorises its sockets from its own member list (D1's, as last synced); someone it does
     // not know is looked up in D1 once, so a member added a moment ago gets in.
     if (!this.members.get(userId)) await this.syncMembers(roomId);
-    if (!this.#meta("room_id")) return new Response("Room not found", { status: 404 });
+    if (!this.#meta.get("room_id")) return new Response("Room not found", { status: 404 });
     if (!this.members.get(userId)) return new Response("Not a member", { status: 403 });
 
     const att: Attachment = { userId, username, connectionId: newId(), connectedAt: Date.now() };
@@ -341,19 +327,15 @@ export class Room extends SocketObject<Attachment> {
     }
     send(server, { type: "receipts", receipts: this.members.receiptsSince(since) });
     send(server, { type: "live", seq: head });
-    const online = this.#online();
-    const first = !online.has(userId);
-    online.set(userId, username);
+    this.#presence.joined(userId, username);
     send(server, { type: "presence", users: this.presence() });
-    if (first) this.#presenceChanged(userId, username, true);
     for (const t of this.#activity.current(Date.now())) send(server, activityFrame(t, true));
     this.#scheduleAlarm(Date.now() + ALARM_EVERY_MS);
     return new Response(null, { status: 101, webSocket: client });
   }
 
   protected override async onMessage(ws: WebSocket, att: Attachment, raw: string | ArrayBuffer): Promise<void> {
-    const size = typeof raw === "string" ? utf8Length(raw) : raw.byteLength;
-    if (size > LIMITS.frameMaxBytes) return sendError(ws, "frame_too_large", `Frames must be at most ${LIMITS.frameMaxBytes / 1024} KiB`);
+    if (frameSize(raw) > LIMITS.frameMaxBytes) return sendError(ws, "frame_too_large", `Frames must be at most ${LIMITS.frameMaxBytes / 1024} KiB`);
     if (typeof raw !== "string") return sendError(ws, "invalid_frame", "Binary frames are not supported");
     const frame = parseFrame(raw);
     if (!frame.ok) return sendError(ws, "invalid_frame", frame.message, { clientId: frame.clientId });
@@ -363,9 +345,8 @@ export class Room extends SocketObject<Attachment> {
 
   protected override onClose(ws: WebSocket, att: Attachment): void {
     if (this.userOnline(att.userId, ws)) return;
-    this.#online().delete(att.userId);
     for (const t of this.#activity.clear(att.userId)) this.#broadcastFrame(activityFrame(t, false), ws);
-    this.#presenceChanged(att.userId, att.username, false);
+    this.#presence.left(att.userId, att.username);
   }
 
   /**
@@ -384,10 +365,10 @@ export class Room extends SocketObject<Attachment> {
     }
     for (const gone of this.#activity.expire(now)) this.#broadcastFrame(activityFrame(gone, false));
     if (this.pushes.busy) this.pushes.retry();
-    const roomId = this.#meta("room_id");
+    const roomId = this.#meta.get("room_id");
     if (roomId && this.openSockets().length > 0) {
       const row = await this.env.DB.prepare("SELECT version FROM rooms WHERE id = ?").bind(roomId).first<{ version: number }>();
-      if ((row?.version ?? Number.MAX_SAFE_INTEGER) !== Number(this.#meta("synced_version") ?? 0)) await this.syncMembers(roomId);
+      if ((row?.version ?? Number.MAX_SAFE_INTEGER) !== Number(this.#meta.get("synced_version") ?? 0)) await this.syncMembers(roomId);
     }
     this.#scheduleNextAlarm(now);
   }
@@ -426,8 +407,8 @@ export class Room extends SocketObject<Attachment> {
     const now = Date.now();
     let member = this.members.get(actor.id);
     // Added in D1 but the room did not hear of it (R14): ask D1 once.
-    if (!member && this.#meta("room_id")) {
-      await this.syncMembers(this.#meta("room_id")!);
+    if (!member && this.#meta.get("room_id")) {
+      await this.syncMembers(this.#meta.get("room_id")!);
       member = this.members.get(actor.id);
     }
     if (!member) return { ok: false, code: "forbidden", message: "You are not a member of this room" };
@@ -466,77 +447,26 @@ export class Room extends SocketObject<Attachment> {
     }
   }
 
-  /** D1's view of the room, applied in one transaction (see syncMembers). */
-  #applyMembership(
-    roomId: string,
-    room: { id: string; name: string; owner_id: string; created_at: number; version: number } | undefined,
-    list: MemberInput[],
-  ): void {
-    if (!room && this.#meta("room_id") === undefined) return; // no such room: leave no trace
-    const version = room?.version ?? Number.MAX_SAFE_INTEGER; // a room gone from D1 has no members left
-    if (version < Number(this.#meta("synced_version") ?? 0)) return; // an older read than one already applied
-    const now = Date.now();
-    const events: RoomEvent[] = [];
-    const { removed } = this.#write(() => {
-      this.#setMeta("room_id", roomId);
-      const oldName = this.#meta("name");
-      if (room) {
-        this.#setMeta("name", room.name);
-        this.#setMeta("owner_id", room.owner_id);
-        this.#setMeta("created_at", room.created_at);
-      }
-      this.#setMeta("synced_version", version);
-      const { added, removed } = this.members.replace(room ? list : []);
-      for (const m of removed) {
-        this.#activity.clear(m.userId);
-        events.push(this.log.append({ type: "member_left", userId: m.userId, username: m.username }, now));
-      }
-      for (const m of added) events.push(this.log.append({ type: "member_joined", member: toMember(m) }, now));
-      if (room && oldName !== undefined && oldName !== room.name) events.push(this.log.append({ type: "room_renamed", name: room.name }, now));
-      // Rooms lists: notices to the hubs of those affected (durable until delivered).
-      const head = this.log.head();
-      for (const m of added) {
-        this.pushes.notice(this.#shard(m.userId), { kind: "room_added", userId: m.userId, room: this.#summary(m), version: head * VERSION_STEP });
-        this.pushes.watch(m.userId); // until their hub says no tab of theirs is open
-      }
-      for (const m of removed) this.pushes.notice(this.#shard(m.userId), { kind: "room_removed", userId: m.userId, roomId, version: head * VERSION_STEP });
-      if (room && oldName !== undefined && oldName !== room.name) {
-        const byShard = new Map<string, string[]>();
-        for (const m of this.members.list()) {
-          const s = this.#shard(m.userId);
-          byShard.set(s, [...(byShard.get(s) ?? []), m.userId]);
-        }
-        for (const [s, userIds] of byShard) this.pushes.notice(s, { kind: "room_updated", userIds, room: { id: roomId, name: room.name } });
-      }
-      return { removed };
-    });
-    for (const m of removed) {
+  /** D1's view of the room, applied in one transaction (room/membership.ts); then its effects. */
+  #applyMembership(roomId: string, room: D1Room | undefined, list: MemberInput[]): void {
+    const deps = { meta: this.#meta, members: this.members, log: this.log, activity: this.#activity, pushes: this.pushes, shardOf: (u: string) => this.#shard(u) };
+    const res = this.#write(() => applyMembership(deps, roomId, room, list, Date.now()));
+    if (!res) return;
+    for (const m of res.removed) {
       this.closeTagged(userTag(m.userId), CLOSE.policy, "removed from room");
-      if (this.#online().delete(m.userId)) this.#presenceChanged(m.userId, m.username, false);
+      this.#presence.left(m.userId, m.username);
     }
-    for (const e of events) this.#broadcast(e);
+    for (const e of res.events) this.#broadcast(e);
     this.#pushed([], "membership");
     // Tell D1 this version is applied, so the repair cron passes this room by (a failure only repeats the sync).
     if (room) {
       this.ctx.waitUntil(
         this.env.DB.prepare("UPDATE rooms SET synced_version = ? WHERE id = ? AND synced_version < ?")
-          .bind(version, roomId, version)
+          .bind(res.version, roomId, res.version)
           .run()
           .catch((err) => console.error(`${this.label()}: recording the synced version failed`, err)),
       );
     }
-  }
-
-  #summary(m: MemberState): RoomSummary {
-    return {
-      id: this.#meta("room_id")!,
-      name: this.#meta("name") ?? "",
-      ownerId: this.#meta("owner_id") ?? "",
-      createdAt: Number(this.#meta("created_at") ?? 0),
-      role: m.role,
-      memberCount: this.members.size,
-      unread: m.unread,
-    };
   }
 
   #shard(userId: string): string {
@@ -557,7 +487,7 @@ export class Room extends SocketObject<Attachment> {
     } catch (err) {
       this.log.invalidate();
       this.members.invalidate();
-      this.#metaCache = undefined;
+      this.#meta.invalidate();
       throw err;
     }
   }
@@ -568,21 +498,6 @@ export class Room extends SocketObject<Attachment> {
       this.pushes.kick();
       this.#scheduleAlarm(Date.now() + ALARM_EVERY_MS);
     }
-  }
-
-  /** The room's own facts (id, name, owner, synced version), cached: read on every push. */
-  #meta(key: string): string | undefined {
-    if (!this.#metaCache) {
-      const rows = this.sql.exec<{ key: string; value: SqlStorageValue }>("SELECT key, value FROM meta").toArray();
-      this.#metaCache = new Map(rows.filter((r) => r.value !== null).map((r) => [r.key, String(r.value)]));
-    }
-    return this.#metaCache.get(key);
-  }
-
-  #setMeta(key: string, value: string | number): void {
-    if (this.#meta(key) === String(value)) return;
-    this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
-    this.#metaCache!.set(key, String(value));
   }
 
   /** Have the alarm run at `at` or sooner. Set in the same turn as the write it protects. */
@@ -610,72 +525,4 @@ export class Room extends SocketObject<Attachment> {
     this.broadcastRaw(JSON.stringify(frame), except);
   }
 
-  /**
-   * Someone opened the room (first socket) or left it (last socket). Changes
-   * go out in batches of PRESENCE_BATCH_MS as one small frame. Ephemeral: a
-   * batch lost to an eviction is repaired by the full list each socket gets
-   * when it (re)connects.
-   */
-  #presenceChanged(userId: string, username: string, online: boolean): void {
-    this.#presenceQueue.set(userId, { username, online });
-    if (this.#presenceTimer) return;
-    this.#presenceTimer = setTimeout(() => {
-      this.#presenceTimer = undefined;
-      const changes = [...this.#presenceQueue];
-      this.#presenceQueue.clear();
-      this.#broadcastFrame({
-        type: "presence_changed",
-        online: changes.filter(([, c]) => c.online).map(([id, c]) => ({ userId: id, username: c.username })),
-        offline: changes.filter(([, c]) => !c.online).map(([id]) => id),
-      });
-    }, PRESENCE_BATCH_MS);
-  }
-}
-
-// ================================================================== helpers
-
-function socketCode(code: Failure["code"]): SocketErrorCode {
-  return code === "rate_limited" || code === "forbidden" || code === "not_found" ? code : "invalid_frame";
-}
-
-function activityFrame(a: ActiveUser, on: boolean): ServerFrame {
-  return { type: "typing", userId: a.id, username: a.username, typing: on, activity: a.activity };
-}
-
-function send(ws: WebSocket, frame: ServerFrame): void {
-  trySend(ws, JSON.stringify(frame));
-}
-
-function sendError(ws: WebSocket, code: SocketErrorCode, message: string, extra: { clientId?: string; ref?: string; retryAfter?: number } = {}): void {
-  send(ws, {
-    type: "error",
-    code,
-    message,
-    ...(extra.clientId ? { clientId: extra.clientId } : {}),
-    ...(extra.ref ? { ref: extra.ref } : {}),
-    ...(extra.retryAfter ? { retryAfter: extra.retryAfter } : {}),
-  });
-}
-
-function utf8Length(s: string): number {
-  if (s.length * 3 <= LIMITS.frameMaxBytes) return s.length;
-  return new TextEncoder().encode(s).byteLength;
-}
-
-/** Parse and validate a client frame; never throws. */
-function parseFrame(raw: string): { ok: true; value: ClientFrame } | { ok: false; message: string; clientId?: string } {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    return { ok: false, message: "Frames must be JSON" };
-  }
-  const parsed = ClientFrameSchema.safeParse(json);
-  if (parsed.success) return { ok: true, value: parsed.data };
-  const clientId =
-    typeof json === "object" && json !== null && "clientId" in json && typeof json.clientId === "string" ? json.clientId.slice(0, 64) : undefined;
-  const issue = parsed.error.issues[0];
-  const mine = issue && /^[A-Z]/.test(issue.message);
-  const where = !mine && issue?.path.length ? `${issue.path.join(".")}: ` : "";
-  return { ok: false, message: `${where}${issue?.message ?? "Invalid frame"}`, ...(clientId ? { clientId } : {}) };
 }
