@@ -140,12 +140,17 @@ export class Room extends SocketObject<Attachment> {
       .sort((a, b) => (a.userId < b.userId ? -1 : 1));
   }
 
-  /** One member's count and its version (a hub building that user's badge), or null if not a member. */
-  countFor(userId: string): CountFor {
+  /**
+   * One member's count and its version, or null if not a member. A hub
+   * building the badge of a user whose tab connected asks with `watch`: from
+   * then on this room pushes that user's changes (until a hub says no tab of
+   * theirs is open). A one-off question (`GET /api/me/unread` while offline) does not.
+   */
+  countFor(userId: string, watch = true): CountFor {
     this.meter.count("requests");
     const m = this.members.get(userId);
     if (!m) return null;
-    this.pushes.watch(userId);
+    if (watch) this.pushes.watch(userId);
     return { n: m.unread, version: this.members.version(m) };
   }
 

@@ -68,7 +68,7 @@ export class UserHub extends SocketObject<Attachment> {
   async getUnread(userId: string): Promise<UnreadCounts> {
     this.meter.count("requests");
     if (this.userOnline(userId)) return this.#stored(userId);
-    const counts = await this.#ask(userId);
+    const counts = await this.#ask(userId, [], false);
     const rooms: Record<string, number> = {};
     let total = 0;
     for (const [roomId, c] of counts) {
@@ -175,12 +175,12 @@ export class UserHub extends SocketObject<Attachment> {
   // ------------------------------------------------------------ internals
 
   /** Every room of the user, asked in parallel: their count and its version (null: the room says not a member). */
-  async #ask(userId: string, failed: string[] = []): Promise<Map<string, CountFor>> {
+  async #ask(userId: string, failed: string[] = [], watch = true): Promise<Map<string, CountFor>> {
     const { results } = await this.env.DB.prepare("SELECT room_id AS roomId FROM memberships WHERE user_id = ?").bind(userId).all<{ roomId: string }>();
     const answers = await Promise.all(
       results.map(async ({ roomId }) => {
         try {
-          return [roomId, await this.env.ROOM.getByName(roomId).countFor(userId)] as const;
+          return [roomId, await this.env.ROOM.getByName(roomId).countFor(userId, watch)] as const;
         } catch (err) {
           console.error(`${this.label()}: count of room ${roomId} unavailable; retried by the alarm`, err);
           failed.push(roomId);

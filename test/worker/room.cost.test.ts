@@ -65,7 +65,6 @@ describe("R17 rows written per message do not grow with the room", () => {
     const room = await createRoom(owner);
     await seedMembers(room.id, n - 1);
     const cost = await costOfOneMessage(room.id, owner);
-    console.log(`R17 ${n} members:`, JSON.stringify(cost));
     expect(cost.total).toBeLessThanOrEqual(MAX_ROWS_PER_MESSAGE);
     expect(cost.hubRows).toBe(0);
     // Nobody has a badge open: once the hubs said so, the room calls none of them.
@@ -123,5 +122,8 @@ describe("R17 rows written per message do not grow with the room", () => {
     for (const text of ["one", "two"]) await call(`/api/rooms/${room.id}/messages`, { cookie: owner.cookie, json: { clientId: crypto.randomUUID(), text } });
     const res = await call("/api/me/unread", { cookie: bob.cookie });
     expect(await res.json()).toEqual({ total: 2, rooms: { [room.id]: 2 } });
+    // Asking once (no tab open) does not make the room push to bob's hub afterwards.
+    expect((await costOfOneMessage(room.id, owner)).hubCalls).toBe(0);
+    expect(await (await call("/api/me/unread", { cookie: bob.cookie })).json()).toEqual({ total: 3, rooms: { [room.id]: 3 } });
   });
 });
