@@ -12,16 +12,13 @@
  * For a user with no tab open, `getUnread` asks their rooms directly: exact,
  * and only rows read.
  */
-import { type CountTrigger, MAX_SOCKETS_PER_USER, type NotificationCountUpdate, type ServerFrame, type UnreadCounts } from "./protocol";
-import type { HubFrame } from "./protocol";
+import { type CountTrigger, type HubFrame, MAX_SOCKETS_PER_USER, type NotificationCountUpdate, type ServerFrame, type UnreadCounts } from "./protocol";
 import type { CountFor, HubBatch, HubReply } from "./lib/hub";
 import { migrate } from "./lib/sql-migrations";
 import { type BaseAttachment, SocketObject, userTag } from "./lib/socket-object";
 import { newId } from "./lib/encoding";
 import { trySend } from "./lib/ws";
 import { HUB_UPGRADE_HEADERS } from "./room/contract";
-
-export { HUB_UPGRADE_HEADERS };
 
 const HUB_MIGRATIONS: readonly string[] = [
   // 1 — the first version: a stored count for every (user, room), online or not.

@@ -16,7 +16,7 @@
  * RPC methods of their own (this is a plain `DurableObject`).
  */
 import { DurableObject } from "cloudflare:workers";
-import { PING_FRAME, PONG_FRAME } from "../protocol";
+import { CLOSE, PING_FRAME, PONG_FRAME } from "../protocol";
 import { Meter, type MeterReading, type Sql } from "./meter";
 import { safeClose, trySend } from "./ws";
 
@@ -55,7 +55,7 @@ export abstract class SocketObject<A extends BaseAttachment> extends DurableObje
     const crowded = this.openSockets(userTag(attachment.userId)).length >= cap;
     this.ctx.acceptWebSocket(server, [userTag(attachment.userId), sessionTag(session)]);
     if (crowded) {
-      safeClose(server, 4029, capReason);
+      safeClose(server, CLOSE.tooManyConnections, capReason);
       return { client, server, refused: true };
     }
     server.serializeAttachment(attachment);
@@ -103,7 +103,7 @@ export abstract class SocketObject<A extends BaseAttachment> extends DurableObje
 
   /** Close every socket of one session (sign out), 1008. */
   closeSession(sessionHash: string): number {
-    return this.closeTagged(sessionTag(sessionHash), 1008, "signed out");
+    return this.closeTagged(sessionTag(sessionHash), CLOSE.policy, "signed out");
   }
 
   /** The cost meter (benchmark hooks and tests). */
@@ -125,7 +125,7 @@ export abstract class SocketObject<A extends BaseAttachment> extends DurableObje
     this.meter.count("requests");
     try {
       const att = this.attachment(ws);
-      if (!att) return safeClose(ws, 1008, "unknown connection");
+      if (!att) return safeClose(ws, CLOSE.policy, "unknown connection");
       await this.onMessage(ws, att, raw);
     } catch (err) {
       console.error(`${this.label()}: webSocketMessage failed`, err);

@@ -95,3 +95,25 @@ export function summary(d: Pick<MembershipDeps, "meta" | "members">, m: MemberSt
     unread: m.unread,
   };
 }
+
+/** D1's view of a room: its row (undefined when there is no such room) and its members. */
+export async function readMembership(db: D1Database, roomId: string): Promise<{ room: D1Room | undefined; list: MemberInput[] }> {
+  const [room, members] = await db.batch<Record<string, unknown>>([
+    db.prepare("SELECT id, name, owner_id, created_at, version FROM rooms WHERE id = ?").bind(roomId),
+    db.prepare(
+      `SELECT m.user_id AS userId, u.username AS username, m.role AS role, m.joined_at AS joinedAt
+       FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.room_id = ?`,
+    ).bind(roomId),
+  ]);
+  return { room: room!.results[0] as D1Room | undefined, list: (members!.results as unknown as MemberInput[]) ?? [] };
+}
+
+/** D1's current membership version of a room (the alarm's cheap check), or undefined when it is gone. */
+export async function membershipVersion(db: D1Database, roomId: string): Promise<number | undefined> {
+  return (await db.prepare("SELECT version FROM rooms WHERE id = ?").bind(roomId).first<{ version: number }>())?.version;
+}
+
+/** Record in D1 that the room applied `version`, so the repair cron passes it by (never backwards). */
+export function recordSynced(db: D1Database, roomId: string, version: number): Promise<unknown> {
+  return db.prepare("UPDATE rooms SET synced_version = ? WHERE id = ? AND synced_version < ?").bind(version, roomId, version).run();
+}

@@ -82,11 +82,6 @@ export class Pushes {
     this.#watching().set(userId, ++this.#stamp);
   }
 
-  /** Is anyone watching this member's count? */
-  watched(userId: string): boolean {
-    return this.#watching().has(userId);
-  }
-
   #watching(): Map<string, number> {
     // Not known after a wake: everyone, until the hubs' answers say otherwise.
     this.#watched ??= new Map(this.deps.members.list().map((m) => [m.userId, 0]));
@@ -102,10 +97,7 @@ export class Pushes {
   /** After the members were loaded on a fresh instance: push everything if a push may have been lost. */
   recover(): void {
     if (this.#storedPushed() < this.deps.members.maxVersion()) {
-      this.markDirty(
-        this.deps.members.list().map((m) => m.userId),
-        "recount",
-      );
+      this.markDirty(this.deps.members.list().map((m) => m.userId), "recount");
     }
   }
 

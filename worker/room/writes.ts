@@ -1,0 +1,159 @@
+/**
+ * The room's writes: messages (send, edit, delete), read cursors, files and
+ * "… is typing / uploading". Each one validates, runs one transaction (log
+ * and members together), then broadcasts and hands the changed counts to the
+ * pushes — never waiting for them. Rate limits are in-memory token buckets
+ * per user per room (lib/rate.ts), shared by the HTTP and socket paths.
+ */
+import { type CountTrigger, type FileInfo, type Message, RATE_LIMIT, READ_RATE_LIMIT, type RoomEvent, type ServerFrame, TYPING_TTL_MS } from "../protocol";
+import { TokenBuckets } from "../lib/rate";
+import type { Activities, Activity } from "./activity";
+import { activityFrame } from "./frames";
+import type { Actor, EventLog, Failure } from "./log";
+import type { Members } from "./members";
+
+export type SendOutcome = { ok: true; message: Message; seq: number; duplicate: boolean } | Failure;
+export type ReadOutcome = { ok: true; readSeq: number; unread: number; changed: boolean } | Failure;
+
+/** An upload shows "… is uploading" at most this long if nobody clears it. */
+const UPLOADING_TTL_MS = 10 * 60 * 1000;
+
+export interface WriteDeps {
+  log: EventLog;
+  members: Members;
+  activity: Activities;
+  /** Run a write transaction (and forget memory on failure). */
+  write<T>(fn: () => T): T;
+  broadcast(frame: RoomEvent | ServerFrame, except?: WebSocket): void;
+  /** These members' counts changed: push them, off the caller's path. */
+  pushed(changed: Iterable<string>, trigger: CountTrigger): void;
+  scheduleAlarm(at: number): void;
+  /** Someone unknown to the room wrote: look them up in D1 once (R14: an addition the room missed). */
+  resync(): Promise<void>;
+}
+
+export class RoomWrites {
+  readonly #sends = new TokenBuckets(RATE_LIMIT);
+  readonly #reads = new TokenBuckets(READ_RATE_LIMIT);
+
+  constructor(private readonly d: WriteDeps) {}
+
+  /** Rate-limit, store (or find the original by client id), then broadcast what is new. */
+  async send(actor: Actor, clientId: string, text: string): Promise<SendOutcome> {
+    const { log, members } = this.d;
+    const now = Date.now();
+    if (!members.get(actor.id)) await this.d.resync();
+    const member = members.get(actor.id);
+    if (!member) return { ok: false, code: "forbidden", message: "You are not a member of this room" };
+    // A retry of a stored send is answered with the original, without spending a token.
+    const original = log.messageByClientId(actor.id, clientId);
+    if (original) return { ok: true, message: original, seq: original.seq, duplicate: true };
+    const wait = this.#sends.take(actor.id, now);
+    if (wait > 0) return { ok: false, code: "rate_limited", message: `Slow down: try again in ${wait} s`, retryAfter: wait };
+    const { message, event, changed } = this.d.write(() => {
+      const { message, event } = log.addMessage({ id: actor.id, username: member.username || actor.username }, clientId, text, now);
+      const changed = members.itemAdded({ seq: message.seq, userId: actor.id });
+      return { message, event, changed: [...changed, ...this.#catchUp(actor.id, message.seq)] };
+    });
+    for (const t of this.d.activity.clear(actor.id, "typing")) this.d.broadcast(activityFrame(t, false));
+    this.d.broadcast(event);
+    this.d.pushed(changed, "new_message");
+    return { ok: true, message, seq: message.seq, duplicate: false };
+  }
+
+  edit(actor: Actor, messageId: string, text: string): { ok: true; event: RoomEvent | null; message: Message } | Failure {
+    const message = this.d.log.messageById(messageId);
+    if (!message || message.deletedAt !== null) return { ok: false, code: "not_found", message: "That message does not exist" };
+    if (message.userId !== actor.id) return { ok: false, code: "forbidden", message: "You can only edit your own messages" };
+    if (message.text === text) return { ok: true, event: null, message };
+    const res = this.d.write(() => this.d.log.editMessage(message, text, Date.now()));
+    this.d.broadcast(res.event);
+    return { ok: true, ...res };
+  }
+
+  /** Delete a message (its author, or the room's owner); counts drop for those who had not read it. */
+  delete(actor: Actor, messageId: string): { ok: true; event: RoomEvent | null } | Failure {
+    const { log, members } = this.d;
+    const message = log.messageById(messageId);
+    if (!message) return { ok: false, code: "not_found", message: "That message does not exist" };
+    if (message.userId !== actor.id && members.get(actor.id)?.role !== "owner") {
+      return { ok: false, code: "forbidden", message: "You can only delete your own messages" };
+    }
+    if (message.deletedAt !== null) return { ok: true, event: null };
+    const { event, changed } = this.d.write(() => ({
+      event: log.deleteMessage(message, Date.now()),
+      changed: members.itemRemoved({ seq: message.seq, userId: message.userId }),
+    }));
+    this.d.broadcast(event);
+    this.d.pushed(changed, "message_deleted");
+    return { ok: true, event };
+  }
+
+  /**
+   * Move the caller's read cursor to `seq` (forward only), or back to before
+   * `seq` with `back` ("mark unread from here"). A receipt goes to the room's
+   * sockets (not into the log) and the new count to the caller's badge.
+   * Rate-limited; a no-op changes nothing.
+   */
+  markRead(actor: Actor, seq: number, back: boolean): ReadOutcome {
+    const now = Date.now();
+    const me = this.d.members.get(actor.id);
+    if (!me) return { ok: false, code: "forbidden", message: "You are not a member of this room" };
+    const wait = this.#reads.take(actor.id, now);
+    if (wait > 0) return { ok: false, code: "rate_limited", message: `Slow down: try again in ${wait} s`, retryAfter: wait };
+    const changed = this.d.write(() => this.d.members.moveCursor(actor.id, back ? seq - 1 : seq, back));
+    if (changed) {
+      this.d.broadcast({ type: "message_read", ts: now, receipt: this.d.members.receipt(me) });
+      this.d.pushed([actor.id], "message_read");
+    }
+    return { ok: true, readSeq: me.readSeq, unread: me.unread, changed };
+  }
+
+  /** `file_uploaded` for a file whose bytes and metadata are stored. Idempotent by file id. */
+  announceFile(file: Omit<FileInfo, "seq">): { seq: number; duplicate: boolean } {
+    const { log, members } = this.d;
+    const known = log.fileSeq(file.file_id);
+    if (known !== undefined) return { seq: known, duplicate: true };
+    const { event, changed } = this.d.write(() => {
+      const event = log.addFile(file, Date.now());
+      const changed = members.itemAdded({ seq: event.seq, userId: file.uploader_id });
+      return { event, changed: [...changed, ...this.#catchUp(file.uploader_id, event.seq)] };
+    });
+    for (const t of this.d.activity.clear(file.uploader_id, "uploading")) this.d.broadcast(activityFrame(t, false));
+    this.d.broadcast(event);
+    this.d.pushed(changed, "file_upload");
+    return { seq: event.seq, duplicate: false };
+  }
+
+  /** `file_deleted`: every member's Files list drops it live. */
+  removeFile(fileId: string): number | null {
+    const res = this.d.write(() => {
+      const gone = this.d.log.deleteFile(fileId, Date.now());
+      return gone && { event: gone.event, changed: this.d.members.itemRemoved(gone.item) };
+    });
+    if (!res) return null;
+    this.d.broadcast(res.event);
+    this.d.pushed(res.changed, "file_deleted");
+    return res.event.seq;
+  }
+
+  /** "… is typing" / "… is uploading" on or off (told to everyone but `except`). */
+  setActivity(actor: Actor, activity: Activity, on: boolean, except?: WebSocket): void {
+    if (on) {
+      const ttl = activity === "typing" ? TYPING_TTL_MS : UPLOADING_TTL_MS;
+      if (this.d.activity.set(actor, activity, Date.now() + ttl)) this.d.broadcast(activityFrame({ ...actor, activity }, true), except);
+      this.d.scheduleAlarm(Date.now() + ttl);
+    } else {
+      for (const t of this.d.activity.clear(actor.id, activity)) this.d.broadcast(activityFrame(t, false), except);
+    }
+  }
+
+  /**
+   * Someone who posts has read what came before: move their cursor to their
+   * own item — but only when that changes their count (no row otherwise).
+   */
+  #catchUp(userId: string, seq: number): string[] {
+    const m = this.d.members.get(userId);
+    return m && m.unread > 0 && this.d.members.moveCursor(userId, seq, false) ? [userId] : [];
+  }
+}
