@@ -23,7 +23,7 @@ import {
   type Receipt,
   type RoomEvent,
   type ServerFrame,
-} from "./protocol";
+} from "#protocol";
 import { newId } from "./lib/encoding";
 import { type CountFor, hubShardName, hubShards } from "./lib/hub";
 import { migrate } from "./lib/sql-migrations";

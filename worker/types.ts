@@ -1,7 +1,7 @@
 /** Types shared by the Worker's routes and middleware. */
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type * as schema from "./db/schema";
-import type { User } from "./protocol";
+import type { User } from "#protocol";
 
 export type DB = DrizzleD1Database<typeof schema>;
 

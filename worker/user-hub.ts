@@ -12,7 +12,7 @@
  * For a user with no tab open, `getUnread` asks their rooms directly: exact,
  * and only rows read.
  */
-import { type CountTrigger, type HubFrame, MAX_SOCKETS_PER_USER, type NotificationCountUpdate, type ServerFrame, type UnreadCounts } from "./protocol";
+import { type CountTrigger, type HubFrame, MAX_SOCKETS_PER_USER, type NotificationCountUpdate, type ServerFrame, type UnreadCounts } from "#protocol";
 import type { CountFor, HubBatch, HubReply } from "./lib/hub";
 import { migrate } from "./lib/sql-migrations";
 import { type BaseAttachment, SocketObject, userTag } from "./lib/socket-object";

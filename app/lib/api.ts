@@ -1,6 +1,6 @@
 /**
  * Typed calls for every Parley HTTP endpoint the SPA uses. Replies are
- * validated against the shared schemas in worker/protocol.ts.
+ * validated against the shared schemas in protocol/ (`#protocol`).
  */
 import { z } from "zod";
 import {
@@ -13,7 +13,7 @@ import {
   RoomSummary,
   UnreadCounts,
   User,
-} from "../../worker/protocol.ts";
+} from "#protocol";
 import { request, type RequestOptions } from "./http.ts";
 
 const UserReply = z.object({ user: User });

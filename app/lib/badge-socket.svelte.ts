@@ -10,7 +10,7 @@
  * retry 0–1 s, then doubling to 10 s), at once when the browser comes back
  * online or the tab becomes visible.
  */
-import { HubFrame, HEARTBEAT, PING_FRAME } from "../../worker/protocol.ts";
+import { HubFrame, HEARTBEAT, PING_FRAME } from "#protocol";
 import { Backoff } from "./backoff.ts";
 import { connection } from "./connection.svelte.ts";
 import { desktopNotifications } from "./desktop-notifications.svelte.ts";

@@ -4,7 +4,7 @@
  * because fetch reports no upload progress).
  */
 import { z } from "zod";
-import { ErrorBody, FileInfo, FilesPage } from "../../worker/protocol.ts";
+import { ErrorBody, FileInfo, FilesPage } from "#protocol";
 import { request, type RequestOptions } from "./http.ts";
 
 const enc = encodeURIComponent;

@@ -7,7 +7,7 @@
  * opts out), so any page can drop a signed-out visitor back to `/`.
  */
 import type { z } from "zod";
-import { ErrorBody } from "../../worker/protocol.ts";
+import { ErrorBody } from "#protocol";
 
 /** A failed API call: HTTP status (0 for network failures), error code and a human message. */
 export class ApiError extends Error {

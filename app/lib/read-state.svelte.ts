@@ -7,7 +7,7 @@
  * {@link ReadState.readSeq}; a message of someone else's with a higher seq is
  * unread for me.
  */
-import type { Receipt } from "../../worker/protocol.ts";
+import type { Receipt } from "#protocol";
 
 export class ReadState {
   #upTo = $state.raw<Record<string, Receipt>>({});

@@ -8,7 +8,7 @@
  * goes away by itself.
  */
 import { SvelteMap } from "svelte/reactivity";
-import type { FileInfo } from "../../worker/protocol.ts";
+import type { FileInfo } from "#protocol";
 import { deleteFile, listFiles } from "./files-api.ts";
 import { errorMessage } from "./http.ts";
 

@@ -27,7 +27,7 @@ import {
   type Receipt,
   RoomEvent,
   ServerFrame,
-} from "../../worker/protocol.ts";
+} from "#protocol";
 import { api } from "./api.ts";
 import { Backoff } from "./backoff.ts";
 import { connection } from "./connection.svelte.ts";

@@ -8,7 +8,7 @@
  * no `seq`, with {@link RoomState.applyReceipts}.
  */
 import { ReadState } from "./read-state.svelte.ts";
-import type { FileInfo, Member, Message, Receipt, Role, RoomEvent, RoomSnapshot } from "../../worker/protocol.ts";
+import type { FileInfo, Member, Message, Receipt, Role, RoomEvent, RoomSnapshot } from "#protocol";
 import { api, type RoomInfo } from "./api.ts";
 import { ApiError, errorMessage } from "./http.ts";
 

@@ -4,7 +4,7 @@
  * socket's `room_added` / `room_removed` / `room_updated` frames (on every
  * signed-in page), and the open room's own events and actions.
  */
-import type { RoomSummary } from "../../worker/protocol.ts";
+import type { RoomSummary } from "#protocol";
 import { api } from "./api.ts";
 import { errorMessage } from "./http.ts";
 

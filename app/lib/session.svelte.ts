@@ -8,7 +8,7 @@
  * while it is down.
  */
 import { SvelteSet } from "svelte/reactivity";
-import type { UnreadCounts, User } from "../../worker/protocol.ts";
+import type { UnreadCounts, User } from "#protocol";
 import { api, type CredentialsInput } from "./api.ts";
 import { ApiError } from "./http.ts";
 

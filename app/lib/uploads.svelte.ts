@@ -6,7 +6,7 @@
  * retry (same `clientId`, so a retry after a lost answer never stores the
  * file twice) and dismiss.
  */
-import type { FileInfo } from "../../worker/protocol.ts";
+import type { FileInfo } from "#protocol";
 import { sendUpload, UploadError, type UploadInput, type UploadRequest } from "./files-api.ts";
 import { makeThumbnail } from "./thumbnail.ts";
 

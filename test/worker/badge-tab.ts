@@ -1,6 +1,6 @@
 /** A badge-socket test client and a polling wait, shared by the badge and cost tests. */
 import { exports } from "cloudflare:workers";
-import { HubFrame, type NotificationCountUpdate } from "../../worker/protocol";
+import { HubFrame, type NotificationCountUpdate } from "#protocol";
 import { ORIGIN, type TestUser } from "./helpers";
 export { pollUntil as eventually } from "./helpers";
 

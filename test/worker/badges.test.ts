@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { hubShardName, hubShards } from "../../worker/lib/hub";
-import { type RoomList, type RoomSnapshot, type UnreadCounts } from "../../worker/protocol";
+import { type RoomList, type RoomSnapshot, type UnreadCounts } from "#protocol";
 import { exports } from "cloudflare:workers";
 import type { Room } from "../../worker/room";
 import { addMember, call, createRoom, ORIGIN, register, roomWithTwo, type TestUser } from "./helpers";

@@ -10,7 +10,7 @@ import { env, exports } from "cloudflare:workers";
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { hubShardName, hubShards } from "../../worker/lib/hub";
-import { HubFrame } from "../../worker/protocol";
+import { HubFrame } from "#protocol";
 import type { Room } from "../../worker/room";
 import { ResilientClient } from "./clients";
 import { addMember, createRoom, ORIGIN, range, register, roomHead, storedLogSeqs, type TestUser } from "./helpers";

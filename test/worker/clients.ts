@@ -1,5 +1,5 @@
 /** Test clients that behave like the SPA's: resume by seq, outbox with client ids. */
-import type { RoomEvent } from "../../worker/protocol";
+import type { RoomEvent } from "#protocol";
 import type { TestUser } from "./helpers";
 import { TestSocket } from "./socket";
 

@@ -3,7 +3,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { db } from "../../worker/db";
 import { PENDING_MAX_AGE_MS, sweepFiles } from "../../worker/files/sweep";
-import type { FileInfo, FilesPage, RoomEvent, RoomSnapshot, UnreadCounts } from "../../worker/protocol";
+import type { FileInfo, FilesPage, RoomEvent, RoomSnapshot, UnreadCounts } from "#protocol";
 import { call, createRoom, errorOf, ORIGIN, register, roomHead, roomWithTwo, type TestUser } from "./helpers";
 import { TestSocket } from "./socket";
 

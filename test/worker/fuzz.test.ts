@@ -7,7 +7,7 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ClientFrame, ErrorBody, SOCKET_ERROR_CODES, type ServerFrame } from "../../worker/protocol";
+import { ClientFrame, ErrorBody, SOCKET_ERROR_CODES, type ServerFrame } from "#protocol";
 import { call, ORIGIN, roomWithTwo } from "./helpers";
 import { rng } from "./rng";
 import { TestSocket } from "./socket";

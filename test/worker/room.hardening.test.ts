@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { LIMITS, RATE_LIMIT, type ServerFrame } from "../../worker/protocol";
+import { LIMITS, RATE_LIMIT, type ServerFrame } from "#protocol";
 import { call, errorOf, range, register, roomHead, roomWithTwo, storedLogSeqs } from "./helpers";
 import { TestSocket } from "./socket";
 

@@ -15,7 +15,7 @@ import { describe, expect, it } from "vitest";
 import { db } from "../../worker/db";
 import { repairRooms } from "../../worker/lib/membership";
 import { ALARM_EVERY_MS, type Room } from "../../worker/room";
-import { HEARTBEAT } from "../../worker/protocol";
+import { HEARTBEAT } from "#protocol";
 import { addMember, call, createRoom, register } from "./helpers";
 import { TestSocket } from "./socket";
 import { BadgeTab } from "./badge-tab";

@@ -8,7 +8,7 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { TokenBuckets } from "../../worker/lib/rate";
 import { migrate } from "../../worker/lib/sql-migrations";
-import { REPLAY_WINDOW } from "../../worker/protocol";
+import { REPLAY_WINDOW } from "#protocol";
 import type { Room } from "../../worker/room";
 import { Activities } from "../../worker/room/activity";
 import { ROOM_MIGRATIONS } from "../../worker/room/schema";

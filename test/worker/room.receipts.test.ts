@@ -7,7 +7,7 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { READ_RATE_LIMIT, REPLAY_WINDOW } from "../../worker/protocol";
+import { READ_RATE_LIMIT, REPLAY_WINDOW } from "#protocol";
 import type { Room } from "../../worker/room";
 import { call, roomWithTwo } from "./helpers";
 import { TestSocket } from "./socket";

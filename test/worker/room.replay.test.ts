@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { REPLAY_WINDOW, type RoomEvent, type RoomSnapshot, type ServerFrame } from "../../worker/protocol";
+import { REPLAY_WINDOW, type RoomEvent, type RoomSnapshot, type ServerFrame } from "#protocol";
 import type { Room } from "../../worker/room";
 import { call, errorOf, range, roomHead, roomWithTwo, storedLogSeqs, type TestUser } from "./helpers";
 import { ResilientClient } from "./clients";

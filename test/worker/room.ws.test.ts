@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { evictDurableObject, listDurableObjectIds, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { CLOSE, MAX_SOCKETS_PER_USER, type RoomEvent, type ServerFrame } from "../../worker/protocol";
+import { CLOSE, MAX_SOCKETS_PER_USER, type RoomEvent, type ServerFrame } from "#protocol";
 import { call, errorOf, ORIGIN, range, register, roomHead, roomWithTwo, storedLogSeqs } from "./helpers";
 import { TestSocket, upgrade } from "./socket";
 

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { Room } from "../../worker/room";
-import type { RoomEvent, RoomList, RoomSnapshot } from "../../worker/protocol";
+import type { RoomEvent, RoomList, RoomSnapshot } from "#protocol";
 import { addMember, call, createRoom, errorOf, register, roomHead, uniqueName } from "./helpers";
 
 /** The room's stored events from the start, as [seq, type, who]. */

@@ -1,6 +1,6 @@
 /** A WebSocket client for tests inside workerd, with timeouts on every wait. */
 import { exports } from "cloudflare:workers";
-import type { RoomEvent, ServerFrame } from "../../worker/protocol";
+import type { RoomEvent, ServerFrame } from "#protocol";
 import { ORIGIN, type TestUser } from "./helpers";
 
 const WAIT_MS = 10_000;

@@ -5,7 +5,7 @@
  */
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { ErrorBody, ErrorCode } from "../protocol";
+import type { ErrorBody, ErrorCode } from "#protocol";
 
 /** An error response in the standard shape, as an exception to throw. */
 export function apiError(

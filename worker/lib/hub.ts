@@ -4,7 +4,7 @@
  * member (docs/architecture: badges). This module also holds what a room
  * sends a hub, so both sides share one contract.
  */
-import type { CountTrigger, RoomSummary } from "../protocol";
+import type { CountTrigger, RoomSummary } from "#protocol";
 
 /** 32-bit FNV-1a: small, stable across runtimes, good enough spread for ids. */
 export function fnv1a(text: string): number {

@@ -1,6 +1,6 @@
 import { and, eq, ne } from "drizzle-orm";
 import { memberships, rooms } from "../db/schema";
-import type { Role } from "../protocol";
+import type { Role } from "#protocol";
 import type { DB } from "../types";
 import { apiError } from "./errors";
 

@@ -16,7 +16,7 @@
  * RPC methods of their own (this is a plain `DurableObject`).
  */
 import { DurableObject } from "cloudflare:workers";
-import { CLOSE, PING_FRAME, PONG_FRAME } from "../protocol";
+import { CLOSE, PING_FRAME, PONG_FRAME } from "#protocol";
 import { Meter, type MeterReading, type Sql } from "./meter";
 import { safeClose, trySend } from "./ws";
 

@@ -3,7 +3,7 @@ import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { apiError } from "../lib/errors";
-import { LIMITS } from "../protocol";
+import { LIMITS } from "#protocol";
 import type { AppEnv } from "../types";
 
 const JSON_TYPE = /^application\/json$/i;

@@ -1,5 +1,5 @@
 /** Parsing client frames and writing server frames on the room socket. */
-import { type ClientFrame, ClientFrame as ClientFrameSchema, LIMITS, type ServerFrame, type SocketErrorCode } from "../protocol";
+import { type ClientFrame, ClientFrame as ClientFrameSchema, LIMITS, type ServerFrame, type SocketErrorCode } from "#protocol";
 import { trySend } from "../lib/ws";
 import type { ActiveUser } from "./activity";
 import type { Failure } from "./log";

@@ -13,7 +13,7 @@
  */
 import { newId } from "../lib/encoding";
 import type { Sql } from "../lib/meter";
-import { type FileInfo, type Message, REPLAY_WINDOW, type RoomEvent } from "../protocol";
+import { type FileInfo, type Message, REPLAY_WINDOW, type RoomEvent } from "#protocol";
 
 /** Distributive Omit, so each member of the union keeps its own fields. */
 type EventBody<E> = E extends RoomEvent ? Omit<E, "seq" | "ts"> : never;

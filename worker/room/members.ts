@@ -16,7 +16,7 @@
  * head; cursor moves between events raise read_version: both only grow.
  */
 import type { Sql } from "../lib/meter";
-import type { Member, Receipt, Role } from "../protocol";
+import type { Member, Receipt, Role } from "#protocol";
 import type { EventLog, Item } from "./log";
 
 /** Room for this many cursor moves per member between two events (rate limits keep it far lower). */

@@ -7,7 +7,7 @@
  * It never goes backwards: D1 bumps `rooms.version` with every change, and a
  * read older than the version already applied is ignored.
  */
-import type { RoomEvent, RoomSummary } from "../protocol";
+import type { RoomEvent, RoomSummary } from "#protocol";
 import type { Activities } from "./activity";
 import type { EventLog } from "./log";
 import { type MemberInput, type Members, type MemberState, toMember, VERSION_STEP } from "./members";

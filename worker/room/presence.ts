@@ -6,7 +6,7 @@
  * batch lost to an eviction is repaired by the full list every socket gets
  * when it (re)connects.
  */
-import type { ServerFrame } from "../protocol";
+import type { ServerFrame } from "#protocol";
 
 /** Presence changes are sent in batches this long apart. */
 export const PRESENCE_BATCH_MS = 250;

@@ -20,7 +20,7 @@
  * that throws or does not answer within `timeoutMs` delays nobody: its users
  * stay dirty and the room's alarm retries them.
  */
-import type { CountTrigger } from "../protocol";
+import type { CountTrigger } from "#protocol";
 import type { CountEntry, HubBatch, HubReply, Notice } from "../lib/hub";
 import type { Meter, Sql } from "../lib/meter";
 import type { Members } from "./members";

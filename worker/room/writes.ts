@@ -5,7 +5,7 @@
  * pushes — never waiting for them. Rate limits are in-memory token buckets
  * per user per room (lib/rate.ts), shared by the HTTP and socket paths.
  */
-import { type CountTrigger, type FileInfo, type Message, RATE_LIMIT, READ_RATE_LIMIT, type RoomEvent, type ServerFrame, TYPING_TTL_MS } from "../protocol";
+import { type CountTrigger, type FileInfo, type Message, RATE_LIMIT, READ_RATE_LIMIT, type RoomEvent, type ServerFrame, TYPING_TTL_MS } from "#protocol";
 import { TokenBuckets } from "../lib/rate";
 import type { Activities, Activity } from "./activity";
 import { activityFrame } from "./frames";

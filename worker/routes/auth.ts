@@ -15,7 +15,7 @@ import { dummyPasswordHash, hashPassword, verifyPassword } from "../lib/password
 import { clearSessionCookie, createSession, deleteSession, lookupSession, readSessionToken, setSessionCookie } from "../lib/session";
 import { hubFor } from "../lib/hub";
 import { jsonBody } from "../middleware/validate";
-import { Credentials, LoginBody } from "../protocol";
+import { Credentials, LoginBody } from "#protocol";
 import type { AppEnv } from "../types";
 
 const usernameKey = (username: string) => username.toLowerCase();

@@ -15,7 +15,7 @@ import { putStream, TooLargeError } from "../files/store-object";
 import { newId } from "../lib/encoding";
 import { apiError } from "../lib/errors";
 import { query } from "../middleware/validate";
-import { ClientId, FileDescription, type FileInfo, FilesQuery } from "../protocol";
+import { ClientId, FileDescription, type FileInfo, FilesQuery } from "#protocol";
 import type { AppEnv, DB } from "../types";
 import { requireMembership } from "../lib/membership";
 

@@ -7,7 +7,7 @@ import { apiError } from "../lib/errors";
 import { hubFor } from "../lib/hub";
 import { requireMembership, tellRoom } from "../lib/membership";
 import { jsonBody } from "../middleware/validate";
-import { AddMemberBody, CreateRoomBody, RenameRoomBody, type Role, type RoomSnapshot, type RoomSummary } from "../protocol";
+import { AddMemberBody, CreateRoomBody, RenameRoomBody, type Role, type RoomSnapshot, type RoomSummary } from "#protocol";
 import type { AppEnv, DB } from "../types";
 import { listFiles } from "./files";
 

@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { apiError } from "../lib/errors";
 import { jsonBody, query } from "../middleware/validate";
-import { EditMessageBody, EventsQuery, HistoryQuery, MarkUnreadBody, ReadBody, SendMessageBody } from "../protocol";
+import { EditMessageBody, EventsQuery, HistoryQuery, MarkUnreadBody, ReadBody, SendMessageBody } from "#protocol";
 import { UPGRADE_HEADERS } from "../room/contract";
 import type { Failure } from "../room/log";
 import type { AppEnv } from "../types";

@@ -1,0 +1,9 @@
+/**
+ * Parley's wire protocol: every HTTP payload and WebSocket frame as a schema,
+ * imported as `#protocol` by the Worker, the Durable Objects, the SPA, the
+ * tests and the benchmark. It imports nothing from `cloudflare:*`, so the
+ * browser bundle can use it. Documented for client authors in docs/protocol.md.
+ */
+export * from "./common";
+export * from "./model";
+export * from "./frames";

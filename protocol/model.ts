@@ -1,0 +1,193 @@
+/**
+ * The data the API carries: accounts, rooms, messages, files, snapshots and
+ * the HTTP payloads that create and change them.
+ */
+import { z } from "zod";
+import { LIMITS, normalize } from "./common";
+
+// ---------------------------------------------------------------- accounts
+
+export const Username = z
+  .string()
+  .transform(normalize)
+  .pipe(
+    z
+      .string()
+      .trim()
+      .min(LIMITS.usernameMin, `Username must be at least ${LIMITS.usernameMin} characters`)
+      .max(LIMITS.usernameMax, `Username must be at most ${LIMITS.usernameMax} characters`)
+      .regex(/^[A-Za-z0-9_.-]+$/, "Username may use letters, digits, '_', '.' and '-' only"),
+  );
+
+export const Password = z
+  .string()
+  .max(LIMITS.passwordMax * 4, `Password must be at most ${LIMITS.passwordMax} characters`)
+  .transform(normalize)
+  .pipe(
+    z
+      .string()
+      .min(LIMITS.passwordMin, `Password must be at least ${LIMITS.passwordMin} characters`)
+      .max(LIMITS.passwordMax, `Password must be at most ${LIMITS.passwordMax} characters`),
+  );
+
+export const Credentials = z.object({ username: Username, password: Password });
+export type Credentials = z.infer<typeof Credentials>;
+
+/** Login does not re-validate password rules (they may change); only size. */
+export const LoginBody = z.object({
+  username: z.string().transform(normalize).pipe(z.string().trim().min(1).max(LIMITS.usernameMax * 4)),
+  password: z
+    .string()
+    .min(1, "Password is required")
+    .max(LIMITS.passwordMax, `Password must be at most ${LIMITS.passwordMax} characters`)
+    .transform(normalize),
+});
+
+export const User = z.object({ id: z.string(), username: z.string() });
+export type User = z.infer<typeof User>;
+
+// ------------------------------------------------------------------- rooms
+
+export const RoomName = z
+  .string()
+  .transform(normalize)
+  .pipe(
+    z
+      .string()
+      .trim()
+      .min(1, "Room name must not be empty")
+      .max(LIMITS.roomNameMax, `Room name must be at most ${LIMITS.roomNameMax} characters`),
+  );
+
+export const CreateRoomBody = z.object({ name: RoomName });
+export const RenameRoomBody = z.object({ name: RoomName });
+export const AddMemberBody = z.object({ username: z.string().transform(normalize).pipe(z.string().trim().min(1).max(128)) });
+
+export const Role = z.enum(["owner", "member"]);
+export type Role = z.infer<typeof Role>;
+
+export const Member = z.object({ id: z.string(), username: z.string(), role: Role, joinedAt: z.number() });
+export type Member = z.infer<typeof Member>;
+
+export const RoomSummary = z.object({
+  id: z.string(),
+  name: z.string(),
+  ownerId: z.string(),
+  role: Role,
+  memberCount: z.number(),
+  unread: z.number(),
+  createdAt: z.number(),
+});
+export type RoomSummary = z.infer<typeof RoomSummary>;
+
+export const RoomList = z.object({ rooms: z.array(RoomSummary) });
+export type RoomList = z.infer<typeof RoomList>;
+
+// ---------------------------------------------------------------- messages
+
+/** A client-made id (UUID) that makes a write idempotent. */
+export const ClientId = z.uuid("clientId must be a UUID");
+
+/** Explicit bidi overrides/isolates (U+202A–202E, U+2066–2069) can disguise text; plain RTL text needs none. */
+const BIDI_OVERRIDES = /[\u202A-\u202E\u2066-\u2069]/;
+
+/** Message text: 1–4,000 characters after trimming; no NUL. */
+export const MessageText = z
+  .string()
+  .max(LIMITS.messageMax * 2, `Message must be at most ${LIMITS.messageMax} characters`)
+  .transform((s) => s.trim())
+  .pipe(
+    z
+      .string()
+      .min(1, "Message must not be empty")
+      .max(LIMITS.messageMax, `Message must be at most ${LIMITS.messageMax} characters`)
+      .refine((s) => !s.includes("\u0000"), "Message must not contain NUL characters")
+      .refine((s) => s.isWellFormed(), "Message must be valid Unicode (no lone surrogates)")
+      .refine((s) => !BIDI_OVERRIDES.test(s), "Message must not contain bidirectional override characters"),
+  );
+
+/** A stored message as clients see it. `text` is null once deleted. */
+export const Message = z.object({
+  id: z.string(),
+  /** The seq of the event that created it. */
+  seq: z.number().int(),
+  userId: z.string(),
+  username: z.string(),
+  clientId: z.string(),
+  text: z.string().nullable(),
+  createdAt: z.number(),
+  editedAt: z.number().nullable(),
+  deletedAt: z.number().nullable(),
+});
+export type Message = z.infer<typeof Message>;
+
+export const SendMessageBody = z.object({ clientId: ClientId, text: MessageText });
+export const EditMessageBody = z.object({ text: MessageText });
+export const HistoryQuery = z.object({
+  before: z.coerce.number().int().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});
+export const ReadBody = z.object({ seq: z.number().int().min(0) });
+export const MarkUnreadBody = z.object({ seq: z.number().int().min(1) });
+export const EventsQuery = z.object({ after: z.coerce.number().int().min(0) });
+
+// ------------------------------------------------------------------ files
+
+/**
+ * A shared file, with the original app's field names (clients written
+ * against `file_uploaded` keep working), plus its room `seq` once announced.
+ */
+export const FileInfo = z.object({
+  file_id: z.string(),
+  room_id: z.string(),
+  filename: z.string(),
+  file_type: z.string(),
+  file_size: z.number().int().min(0),
+  uploaded_by: z.string(),
+  uploader_id: z.string(),
+  uploaded_at: z.number(),
+  description: z.string(),
+  has_thumbnail: z.boolean(),
+  seq: z.number().int().nullable(),
+});
+export type FileInfo = z.infer<typeof FileInfo>;
+
+export const FileDescription = z
+  .string()
+  .max(LIMITS.descriptionMax, `Description must be at most ${LIMITS.descriptionMax} characters`)
+  .refine((s) => !s.includes("\u0000"), "Description must not contain NUL characters")
+  .refine((s) => s.isWellFormed(), "Description must be valid Unicode");
+
+/** `GET /api/rooms/:id/files?q=&before=&limit=`: newest first. */
+export const FilesQuery = z.object({
+  q: z.string().max(100).optional(),
+  /** Page: files uploaded before this `uploaded_at`/id cursor (`<ms>:<id>`). */
+  before: z.string().max(100).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});
+export const FilesPage = z.object({ files: z.array(FileInfo), next: z.string().nullable() });
+export type FilesPage = z.infer<typeof FilesPage>;
+
+/** A receipt: `userId` has read everything up to `upTo`. */
+export const Receipt = z.object({ userId: z.string(), username: z.string(), upTo: z.number().int().min(0) });
+export type Receipt = z.infer<typeof Receipt>;
+
+/** `GET /api/rooms/:id`: everything a room page needs, current at `seq`. */
+export const RoomSnapshot = z.object({
+  room: z.object({ id: z.string(), name: z.string(), ownerId: z.string(), createdAt: z.number() }),
+  role: Role,
+  members: z.array(Member),
+  /** The latest messages, oldest first; `hasMore` when older ones exist (page with `before`). */
+  messages: z.array(Message),
+  hasMore: z.boolean(),
+  /** The newest files (see `GET /api/rooms/:id/files` for more). */
+  files: z.array(FileInfo),
+  /** Every member's read cursor ("Seen by …"). */
+  receipts: z.array(Receipt),
+  /** Your own cursor and unread count in this room. */
+  readSeq: z.number().int(),
+  unread: z.number().int(),
+  /** The head of the room's log this snapshot is current at: subscribe with `after=seq`. */
+  seq: z.number(),
+});
+export type RoomSnapshot = z.infer<typeof RoomSnapshot>;
