@@ -3,7 +3,7 @@
  * socket's client and server frames, close codes and timing.
  */
 import { z } from "zod";
-import { ClientId, FileInfo, Member, Message, MessageText, Receipt, RoomSummary } from "./model";
+import { ClientId, FileInfo, Member, Message, MessageText, Receipt, RoomSummary } from "./model.ts";
 
 // ------------------------------------------------------------------ badges
 

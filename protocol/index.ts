@@ -4,6 +4,6 @@
  * tests and the benchmark. It imports nothing from `cloudflare:*`, so the
  * browser bundle can use it. Documented for client authors in docs/protocol.md.
  */
-export * from "./common";
-export * from "./model";
-export * from "./frames";
+export * from "./common.ts";
+export * from "./model.ts";
+export * from "./frames.ts";

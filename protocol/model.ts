@@ -3,7 +3,7 @@
  * the HTTP payloads that create and change them.
  */
 import { z } from "zod";
-import { LIMITS, normalize } from "./common";
+import { LIMITS, normalize } from "./common.ts";
 
 // ---------------------------------------------------------------- accounts
 
