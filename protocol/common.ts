@@ -20,7 +20,42 @@ export const LIMITS = {
   frameMaxBytes: 64 * 1024,
   /** Largest JSON request body, in bytes. */
   jsonBodyMaxBytes: 64 * 1024,
+  /**
+   * Largest upload, in bytes (100 MiB): the server's default. An operator
+   * may change the server's limit with `MAX_UPLOAD_BYTES`.
+   */
+  uploadMaxBytes: 100 * 1024 * 1024,
+  /** Largest thumbnail attached to an upload, in bytes. */
+  thumbnailMaxBytes: 256 * 1024,
+  /** Longest side of a thumbnail, in px (clients make them; see docs/protocol.md, Files). */
+  thumbnailMaxSide: 320,
+  /** Longest file-name search (`GET /api/rooms/:id/files?q=`). */
+  fileSearchMax: 100,
 } as const;
+
+/** The media types a thumbnail may have. */
+export const THUMBNAIL_TYPES = ["image/webp", "image/jpeg", "image/png"] as const;
+export type ThumbnailType = (typeof THUMBNAIL_TYPES)[number];
+
+const BYTE_UNITS = ["KB", "MB", "GB", "TB"] as const;
+
+/**
+ * A byte count for people, in powers of 1024: "812 B", "4.2 KB", "12 MB",
+ * "1.5 GB" (one decimal below 10, whole numbers above). The one formatter of
+ * sizes, used by the SPA and in the server's error messages.
+ */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  let n = bytes / 1024;
+  let unit = 0;
+  for (;;) {
+    const rounded = n < 10 ? Math.round(n * 10) / 10 : Math.round(n);
+    // 1023.7 KB would round to "1024 KB": say "1 MB" instead.
+    if (rounded < 1024 || unit === BYTE_UNITS.length - 1) return `${rounded} ${BYTE_UNITS[unit]}`;
+    n /= 1024;
+    unit++;
+  }
+}
 
 /** Error codes carried in `{ error: { code, message } }`. */
 export const ERROR_CODES = [

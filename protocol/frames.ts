@@ -61,6 +61,17 @@ export const RoomEvent = z.discriminatedUnion("type", [
 export type RoomEvent = z.infer<typeof RoomEvent>;
 export type RoomEventType = RoomEvent["type"];
 
+/** The `type`s of stored events, whatever the protocol adds later. */
+const STORED_EVENT_TYPES: ReadonlySet<string> = new Set(RoomEvent.options.map((o) => o.shape.type.value));
+
+/**
+ * Whether a frame from the room socket is a stored event (it has the room's
+ * `seq` and a `ts`, and is applied in `seq` order) rather than an ephemeral
+ * frame. Read receipts (`message_read`, `receipts`) are not stored events:
+ * they carry no `seq`, so they never move a client's `seq` or look like a gap.
+ */
+export const isStoredEvent = (frame: { type: string }): frame is RoomEvent => STORED_EVENT_TYPES.has(frame.type);
+
 /** `GET /api/rooms/:id/events?after=` */
 export const EventsPage = z.object({ events: z.array(RoomEvent), seq: z.number().int() });
 export type EventsPage = z.infer<typeof EventsPage>;
@@ -102,6 +113,10 @@ export const SOCKET_ERROR_CODES = [
 ] as const;
 export type SocketErrorCode = (typeof SOCKET_ERROR_CODES)[number];
 
+/** What a `typing` frame says someone is busy with: typing, or uploading a file. */
+export const Activity = z.enum(["typing", "uploading"]);
+export type Activity = z.infer<typeof Activity>;
+
 /** Frames the room sends. Events (with `seq`) come in order; the rest are ephemeral. */
 export const ServerFrame = z.union([
   RoomEvent,
@@ -130,7 +145,7 @@ export const ServerFrame = z.union([
       username: z.string(),
       typing: z.boolean(),
       /** "typing" (default) or "uploading" (a file upload is in flight). */
-      activity: z.enum(["typing", "uploading"]).optional(),
+      activity: Activity.optional(),
     }),
     /** Who has the room open: the full list, sent to a socket when it connects. */
     z.object({ type: z.literal("presence"), users: z.array(z.object({ userId: z.string(), username: z.string() })) }),
@@ -171,10 +186,6 @@ export const CLOSE = {
 export const HEARTBEAT = { pingMs: 15_000, pongTimeoutMs: 10_000, idleMs: 35_000 } as const;
 /** At most this many sockets per user per room. */
 export const MAX_SOCKETS_PER_USER = 20;
-/** Send rate limit per user per room (HTTP and socket share it): a token bucket. */
-export const RATE_LIMIT = { burst: 20, perSecond: 10 } as const;
-/** Read / mark-unread rate limit per user per room (HTTP and socket share it). */
-export const READ_RATE_LIMIT = { burst: 10, perSecond: 4 } as const;
 /** How many events a room keeps for replay; older `after` values get `resync_required`. */
 export const REPLAY_WINDOW = 1000;
 /** Typing indicators expire this long after the last "typing" frame. */

@@ -160,7 +160,7 @@ export const FileDescription = z
 
 /** `GET /api/rooms/:id/files?q=&before=&limit=`: newest first. */
 export const FilesQuery = z.object({
-  q: z.string().max(100).optional(),
+  q: z.string().max(LIMITS.fileSearchMax).optional(),
   /** Page: files uploaded before this `uploaded_at`/id cursor (`<ms>:<id>`). */
   before: z.string().max(100).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
@@ -191,3 +191,11 @@ export const RoomSnapshot = z.object({
   seq: z.number(),
 });
 export type RoomSnapshot = z.infer<typeof RoomSnapshot>;
+
+/** `POST /api/rooms/:id/read` and `…/unread`: my cursor and count after the move. */
+export const ReadReply = z.object({ readSeq: z.number().int(), unread: z.number().int(), changed: z.boolean() });
+export type ReadReply = z.infer<typeof ReadReply>;
+
+/** `POST /api/rooms/:id/files`: the stored file (201), or the original for a retry of a stored upload (200). */
+export const UploadReply = z.object({ file: FileInfo, duplicate: z.boolean() });
+export type UploadReply = z.infer<typeof UploadReply>;

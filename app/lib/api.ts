@@ -8,6 +8,7 @@ import {
   HistoryPage,
   Member,
   Message,
+  ReadReply,
   RoomList,
   RoomSnapshot,
   RoomSummary,
@@ -28,7 +29,6 @@ export type RoomInfo = z.infer<typeof RoomInfo>;
 
 /** Username and password as typed into the sign-in form. */
 /** The answer to a read-cursor move. */
-const ReadReply = z.object({ readSeq: z.number(), unread: z.number(), changed: z.boolean() });
 
 export interface CredentialsInput {
   username: string;

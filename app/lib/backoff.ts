@@ -25,11 +25,6 @@ export class Backoff {
     this.#random = random;
   }
 
-  /** How many delays were handed out since the last {@link Backoff.reset}. */
-  get attempt(): number {
-    return this.#attempt;
-  }
-
   /** The step the next {@link Backoff.next} draws from. */
   get step(): number {
     return Math.min(this.#maxMs, this.#baseMs * 2 ** this.#attempt);

@@ -1,4 +1,4 @@
-/** How files are described to people: size, kind (for the icon) and age. */
+/** How files are described to people: kind (for the icon) and age. Sizes: `formatBytes` in `#protocol`. */
 
 /** The icon families the Files panel draws. */
 export type FileKind = "image" | "pdf" | "archive" | "audio" | "video" | "text" | "other";
@@ -55,20 +55,6 @@ export function fileKind(type: string, name: string): FileKind {
     return "text";
   }
   return "other";
-}
-
-/** "812 B", "4.2 KB", "12 MB", "1.5 GB" (powers of 1024). */
-export function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KB", "MB", "GB", "TB"];
-  let n = bytes / 1024;
-  let unit = 0;
-  while (n >= 1024 && unit < units.length - 1) {
-    n /= 1024;
-    unit++;
-  }
-  const rounded = n < 10 ? Math.round(n * 10) / 10 : Math.round(n);
-  return `${rounded} ${units[unit]}`;
 }
 
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });

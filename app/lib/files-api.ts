@@ -3,15 +3,12 @@
  * fetch wrapper in http.ts) and upload (multipart through XMLHttpRequest,
  * because fetch reports no upload progress).
  */
-import { z } from "zod";
-import { ErrorBody, FileInfo, FilesPage } from "#protocol";
+import { ErrorBody, FilesPage, UploadReply } from "#protocol";
 import { request, type RequestOptions } from "./http.ts";
 
 const enc = encodeURIComponent;
 
 /** The answer to an upload: the stored file, and whether it was a retry of one already stored. */
-export const UploadReply = z.object({ file: FileInfo, duplicate: z.boolean() });
-export type UploadReply = z.infer<typeof UploadReply>;
 
 /** Query for {@link listFiles}. */
 export interface FilesQueryInput {

@@ -25,21 +25,59 @@ export interface OutboxEntry {
   readonly ackedSeq: number | null;
 }
 
+/** Keeps an outbox's entries across a reload (app/lib/outbox-store.ts). */
+export interface OutboxStore {
+  load(): Promise<OutboxEntry[]>;
+  /** Save the whole list (fire and forget; saves apply in call order). */
+  save(entries: readonly OutboxEntry[]): void;
+}
+
 /** The outbox of one room, in the order the messages were written. */
 export class Outbox {
-  #entries = $state.raw<OutboxEntry[]>([]);
+  #list = $state.raw<OutboxEntry[]>([]);
   readonly #resend: (entry: OutboxEntry) => void;
   readonly #newId: () => string;
+  readonly #store: OutboxStore | undefined;
   /** Ends the earliest rate-limit pause. */
   #pauseTimer: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * @param resend sends an entry again when its rate-limit pause is over.
    * @param newId makes client ids (UUIDs).
+   * @param store keeps the entries across a reload: every change is saved
+   *   to it, and {@link Outbox.restored} brings the saved ones back (R18).
    */
-  constructor(resend: (entry: OutboxEntry) => void, newId: () => string = () => crypto.randomUUID()) {
+  constructor(resend: (entry: OutboxEntry) => void, newId: () => string = () => crypto.randomUUID(), store?: OutboxStore) {
     this.#resend = resend;
     this.#newId = newId;
+    this.#store = store;
+    this.restored = store ? this.#restore(store) : Promise.resolve([]);
+  }
+
+  /**
+   * Resolves once the entries saved by an earlier page are back (before any
+   * written since), with those restored: the owner sends the pending ones.
+   */
+  readonly restored: Promise<OutboxEntry[]>;
+
+  async #restore(store: OutboxStore): Promise<OutboxEntry[]> {
+    const saved = (await store.load()).filter((s) => !this.#list.some((e) => e.clientId === s.clientId));
+    if (saved.length) this.#entries = [...saved, ...this.#list];
+    return saved;
+  }
+
+  /** Whether anything is not stored yet (for a "leave the page?" warning). */
+  get unsent(): boolean {
+    return this.#list.length > 0;
+  }
+
+  get #entries(): OutboxEntry[] {
+    return this.#list;
+  }
+
+  set #entries(entries: OutboxEntry[]) {
+    this.#list = entries;
+    this.#store?.save(entries);
   }
 
   /** Every entry, oldest first. */

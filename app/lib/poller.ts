@@ -1,6 +1,6 @@
 /**
- * Runs an async job every few seconds while started — the room page's
- * fallback of polling `/events?after=` while its socket is down.
+ * Runs an async job every few seconds while started — the live channels'
+ * fallback of polling over HTTP while their socket is down (see transport.svelte.ts).
  */
 
 /** Repeats `job` every `everyMs` (first run after one interval) until stopped. */
@@ -18,11 +18,6 @@ export class Poller {
   constructor(job: (signal: AbortSignal) => Promise<void>, everyMs: number) {
     this.#job = job;
     this.#everyMs = everyMs;
-  }
-
-  /** Whether rounds are scheduled. */
-  get started(): boolean {
-    return this.#started;
   }
 
   /** Start repeating (no-op when already started). */

@@ -1,11 +1,14 @@
 /**
- * The Files panel of one room page: the room's shared files, newest first and
- * never twice, from the snapshot and then kept current by `file_uploaded` /
- * `file_deleted` events; a server-side name search; paging with `next`.
+ * A room's shared files — the one list of them on a room page, owned by its
+ * {@link RoomState} (the message list shows them among the messages, the
+ * Files panel lists them): newest first and never twice, from the snapshot,
+ * then kept current by `file_uploaded` / `file_deleted` events and my own
+ * uploads' replies, with older pages fetched on demand (`next`).
  *
- * A file that arrives live (not with a snapshot or a page) is NEW for
- * {@link NEW_FOR_MS}: {@link RoomFiles.isNew} says so until then, and the mark
- * goes away by itself.
+ * A name search (on the server) shows its results instead, in the panel only,
+ * while the room's list stays as it is. A file that arrives live (not with a
+ * snapshot or a page) is NEW for {@link NEW_FOR_MS}: {@link RoomFiles.isNew}
+ * says so until then, and the mark goes away by itself.
  */
 import { SvelteMap } from "svelte/reactivity";
 import type { FileInfo } from "#protocol";
@@ -29,12 +32,22 @@ const cursorAfter = (file: FileInfo): string => `${file.uploaded_at}:${file.file
 /** Whether `name` matches a search the way the server's (case-insensitive) LIKE does. */
 const matches = (name: string, q: string): boolean => q === "" || name.toLowerCase().includes(q.toLowerCase());
 
-/** The Files list state of one room page. See the module comment. */
+/** Files newest first, and the cursor of the page after them (null: nothing older). */
+interface Listing {
+  readonly files: FileInfo[];
+  readonly next: string | null;
+}
+
+const EMPTY: Listing = { files: [], next: null };
+
+/** The room's files. See the module comment. */
 export class RoomFiles {
   #roomId = "";
-  #files = $state.raw<FileInfo[]>([]);
-  #next = $state<string | null>(null);
-  /** The search the list shows ("" for all files). */
+  /** The room's files loaded here: the snapshot's page, live arrivals, my uploads, and older pages. */
+  #all = $state.raw<Listing>(EMPTY);
+  /** The latest answer to a search (null when not searching, or before the first answer). */
+  #found = $state.raw<Listing | null>(null);
+  /** The search the panel shows ("" for all files). */
   #query = $state("");
   /** What is typed in the search box (ahead of `query` while the debounce waits). */
   #input = $state("");
@@ -47,13 +60,21 @@ export class RoomFiles {
   /** Bumped by every wholesale change; replies for an older list are dropped. */
   #generation = 0;
 
-  /** The files shown (all, or those matching the search), newest first. */
+  /** What the panel shows: the search's answer while searching (once it came), else the room's files. */
+  readonly #shown: Listing = $derived(this.#query !== "" && this.#found ? this.#found : this.#all);
+
+  /** Every file of the room loaded here, newest first, whatever the search (e.g. for the message list). */
+  get all(): FileInfo[] {
+    return this.#all.files;
+  }
+
+  /** The files the panel shows (all, or those matching the search), newest first. */
   get files(): FileInfo[] {
-    return this.#files;
+    return this.#shown.files;
   }
 
   /** Whether more (older) files can be fetched with {@link RoomFiles.loadMore}. */
-  readonly hasMore: boolean = $derived(this.#next !== null);
+  readonly hasMore: boolean = $derived(this.#shown.next !== null);
 
   /** The search the list currently shows ("" when showing all files). */
   get query(): string {
@@ -65,7 +86,7 @@ export class RoomFiles {
     return this.#input;
   }
 
-  /** True while the list is being (re)loaded or searched. */
+  /** True while a search runs. */
   get loading(): boolean {
     return this.#loading;
   }
@@ -75,7 +96,7 @@ export class RoomFiles {
     return this.#loadingMore;
   }
 
-  /** Why the last load, search or page failed, or null. */
+  /** Why the last search or page failed, or null. */
   get error(): string | null {
     return this.#error;
   }
@@ -85,49 +106,29 @@ export class RoomFiles {
     return this.#fresh.has(fileId);
   }
 
-  /** When the file's NEW mark ends (ms since epoch), or undefined when it is not new. */
-  newUntil(fileId: string): number | undefined {
-    return this.#fresh.get(fileId)?.until;
+  /** Forget everything: another room opens (its snapshot follows). */
+  reset(roomId: string): void {
+    this.dispose();
+    this.#roomId = roomId;
+    this.#drop();
+    this.#all = EMPTY;
+    this.#found = null;
+    this.#query = "";
+    this.#input = "";
   }
 
   /**
-   * Fetch the newest page of room `roomId`'s files (with the current search).
-   * Failures land in {@link RoomFiles.error}.
-   */
-  async load(roomId: string = this.#roomId): Promise<void> {
-    if (roomId !== this.#roomId) this.#reset(roomId);
-    const generation = ++this.#generation;
-    const q = this.#query;
-    this.#loading = true;
-    this.#error = null;
-    try {
-      const page = await listFiles(roomId, { q, limit: FILES_PAGE });
-      if (generation !== this.#generation) return;
-      this.#files = dedupe(page.files);
-      this.#next = page.next;
-    } catch (err) {
-      if (generation === this.#generation) this.#error = errorMessage(err);
-    } finally {
-      if (generation === this.#generation) this.#loading = false;
-    }
-  }
-
-  /**
-   * Show the files of a room snapshot (the newest {@link FILES_PAGE}). They are
-   * not NEW. While a search is active, the search is run again instead.
+   * The files of a room snapshot (its newest {@link FILES_PAGE}) become the
+   * room's list. They are not NEW. An active search is run again.
    */
   setFromSnapshot(files: FileInfo[], roomId: string = this.#roomId): void {
-    if (roomId !== this.#roomId) this.#reset(roomId);
-    if (this.#query) return void this.load();
-    this.#generation++;
-    this.#loading = false;
-    this.#loadingMore = false;
-    this.#error = null;
+    if (roomId !== this.#roomId) this.reset(roomId);
+    this.#drop();
     const sorted = dedupe(files);
-    this.#files = sorted;
     const last = sorted.at(-1);
-    this.#next = sorted.length >= FILES_PAGE && last ? cursorAfter(last) : null;
+    this.#all = { files: sorted, next: sorted.length >= FILES_PAGE && last ? cursorAfter(last) : null };
     for (const id of this.#fresh.keys()) if (!sorted.some((f) => f.file_id === id)) this.#unmark(id);
+    if (this.#query) void this.#search();
   }
 
   /**
@@ -136,23 +137,21 @@ export class RoomFiles {
    */
   applyUploaded(file: FileInfo, now: number = Date.now()): void {
     if (file.room_id !== this.#roomId && this.#roomId !== "") return;
-    const known = this.#files.some((f) => f.file_id === file.file_id);
-    if (known) return;
-    if (!matches(file.filename, this.#query)) return;
-    // Older than the last loaded one with more to page in: it will come with that page.
-    const last = this.#files.at(-1);
-    if (this.#next !== null && last && newestFirst(file, last) > 0) return;
-    this.#files = [...this.#files, file].sort(newestFirst);
-    this.#mark(file.file_id, now + NEW_FOR_MS);
+    const all = insert(this.#all, file);
+    const found = this.#found && matches(file.filename, this.#query) ? insert(this.#found, file) : null;
+    if (all) this.#all = all;
+    if (found) this.#found = found;
+    if (all || found) this.#mark(file.file_id, now + NEW_FOR_MS);
   }
 
-  /** A file was deleted: take it off the list. */
+  /** A file was deleted: take it off the lists. */
   applyDeleted(fileId: string): void {
     this.#unmark(fileId);
-    if (this.#files.some((f) => f.file_id === fileId)) this.#files = this.#files.filter((f) => f.file_id !== fileId);
+    this.#all = without(this.#all, fileId);
+    if (this.#found) this.#found = without(this.#found, fileId);
   }
 
-  /** Search file names (on the server), {@link SEARCH_DEBOUNCE_MS} after the last call. */
+  /** Search file names (on the server), {@link SEARCH_DEBOUNCE_MS} after the last call; "" shows all files again. */
   search(q: string): void {
     this.#input = q;
     clearTimeout(this.#searchTimer);
@@ -161,22 +160,29 @@ export class RoomFiles {
       const next = q.trim();
       if (next === this.#query) return;
       this.#query = next;
-      void this.load();
+      if (next) return void this.#search();
+      this.#drop();
+      this.#found = null;
     }, SEARCH_DEBOUNCE_MS);
   }
 
-  /** Fetch the next (older) page and add it at the end. */
+  /** Fetch the next (older) page of what the panel shows and add it at the end. */
   async loadMore(): Promise<void> {
-    const before = this.#next;
+    const searching = this.#shown !== this.#all;
+    const before = this.#shown.next;
     if (before === null || this.#loadingMore || this.#loading) return;
     const generation = this.#generation;
+    const q = searching ? this.#query : "";
     this.#loadingMore = true;
     this.#error = null;
     try {
-      const page = await listFiles(this.#roomId, { q: this.#query, before, limit: FILES_PAGE });
+      const page = await listFiles(this.#roomId, { q, before, limit: FILES_PAGE });
       if (generation !== this.#generation) return;
-      this.#files = dedupe([...this.#files, ...page.files]);
-      this.#next = page.next;
+      const list = searching ? this.#found : this.#all;
+      if (!list) return;
+      const longer = { files: dedupe([...list.files, ...page.files]), next: page.next };
+      if (searching) this.#found = longer;
+      else this.#all = longer;
     } catch (err) {
       if (generation === this.#generation) this.#error = errorMessage(err);
     } finally {
@@ -210,14 +216,25 @@ export class RoomFiles {
     this.#fresh.clear();
   }
 
-  #reset(roomId: string): void {
-    this.dispose();
-    this.#roomId = roomId;
+  /** Run the search in `query`: its answer replaces the previous one. */
+  async #search(): Promise<void> {
+    this.#drop();
+    const generation = this.#generation;
+    const q = this.#query;
+    this.#loading = true;
+    try {
+      const page = await listFiles(this.#roomId, { q, limit: FILES_PAGE });
+      if (generation === this.#generation) this.#found = { files: dedupe(page.files), next: page.next };
+    } catch (err) {
+      if (generation === this.#generation) this.#error = errorMessage(err);
+    } finally {
+      if (generation === this.#generation) this.#loading = false;
+    }
+  }
+
+  /** A wholesale change: replies for what was shown before are dropped. */
+  #drop(): void {
     this.#generation++;
-    this.#files = [];
-    this.#next = null;
-    this.#query = "";
-    this.#input = "";
     this.#loading = false;
     this.#loadingMore = false;
     this.#error = null;
@@ -235,6 +252,20 @@ export class RoomFiles {
     clearTimeout(mark.timer);
     this.#fresh.delete(fileId);
   }
+}
+
+/** `list` with `file` in its place, or null when it is listed already or belongs to a page not loaded yet. */
+function insert(list: Listing, file: FileInfo): Listing | null {
+  if (list.files.some((f) => f.file_id === file.file_id)) return null;
+  // Older than the last loaded one with more to page in: it will come with that page.
+  const last = list.files.at(-1);
+  if (list.next !== null && last && newestFirst(file, last) > 0) return null;
+  return { files: [...list.files, file].sort(newestFirst), next: list.next };
+}
+
+/** `list` without the file (the same object when it was not there). */
+function without(list: Listing, fileId: string): Listing {
+  return list.files.some((f) => f.file_id === fileId) ? { ...list, files: list.files.filter((f) => f.file_id !== fileId) } : list;
 }
 
 /** Newest first, each file once. */

@@ -2,15 +2,16 @@
  * One open room: its name, my role, members, messages and files, as loaded
  * from `GET /api/rooms/:id` (the snapshot at `seq`) and changed by my actions
  * and by live events. The room page makes one instance and calls
- * {@link RoomState.open} with the id in the URL; the room socket feeds it
+ * {@link RoomState.open} with the id in the URL; the room sync feeds it
  * events with {@link RoomState.applyEvent} (idempotent by `seq`: messages,
  * files, members joining and leaving, renames) and read receipts, which have
  * no `seq`, with {@link RoomState.applyReceipts}.
  */
-import { ReadState } from "./read-state.svelte.ts";
 import type { FileInfo, Member, Message, Receipt, Role, RoomEvent, RoomSnapshot } from "#protocol";
 import { api, type RoomInfo } from "./api.ts";
 import { ApiError, errorMessage } from "./http.ts";
+import { ReadState } from "./read-state.svelte.ts";
+import { RoomFiles } from "./room-files.svelte.ts";
 
 /** How many older messages one "load older" fetches. */
 const PAGE_SIZE = 50;
@@ -37,18 +38,13 @@ export class RoomState {
   #hasMore = $state(false);
   #loadingOlder = $state(false);
   #olderError = $state<string | null>(null);
-  #files = $state.raw<FileInfo[]>([]);
   #seq = $state(0);
   /** Who I am (my cursor is one of the receipts). */
   #me = "";
   /** Everyone's read cursors, mine included. */
   readonly reads = new ReadState();
-  /**
-   * Called after every snapshot is applied — on open and on each reload (a
-   * resync) — e.g. to reset the Files panel. Live events reach the page
-   * through the room socket's `onevent`.
-   */
-  onsnapshot: ((snapshot: RoomSnapshot) => void) | null = null;
+  /** The room's shared files (the one list of them: the message list and the Files panel show it). */
+  readonly sharedFiles = new RoomFiles();
   /** Bumped whenever a newer load starts or another room opens; stale replies are dropped. */
   #generation = 0;
   /** Bumped whenever the message list is replaced wholesale; an older page for a replaced list is dropped. */
@@ -108,9 +104,9 @@ export class RoomState {
     return this.#olderError;
   }
 
-  /** Shared files, newest first (from the snapshot, kept current by file events). */
+  /** Shared files, newest first (from the snapshot, kept current by file events); see {@link RoomState.sharedFiles}. */
   get files(): FileInfo[] {
-    return this.#files;
+    return this.sharedFiles.all;
   }
 
   /** The room's event sequence number the current state is at. */
@@ -129,7 +125,7 @@ export class RoomState {
     this.#hasMore = false;
     this.#loadingOlder = false;
     this.#olderError = null;
-    this.#files = [];
+    this.sharedFiles.reset(id);
     this.#seq = 0;
     this.#listVersion++;
     await this.load();
@@ -178,12 +174,16 @@ export class RoomState {
     this.#loadingOlder = false;
     this.#olderError = null;
     this.#listVersion++;
-    this.#files = snapshot.files;
+    this.sharedFiles.setFromSnapshot(snapshot.files, snapshot.room.id);
     this.#seq = snapshot.seq;
     this.reads.reset(snapshot.receipts, this.#me);
     this.#status = "ready";
     this.#error = null;
-    this.onsnapshot?.(snapshot);
+  }
+
+  /** Stop the files' timers (the page is going away). */
+  dispose(): void {
+    this.sharedFiles.dispose();
   }
 
   /** Rename the room (owner only). @throws {ApiError} */
@@ -196,7 +196,7 @@ export class RoomState {
   async addMember(username: string): Promise<Member> {
     const id = this.#id;
     const member = await api.addMember(id, username);
-    if (id === this.#id) this.upsertMember(member);
+    if (id === this.#id) this.#upsertMember(member);
     return member;
   }
 
@@ -204,27 +204,7 @@ export class RoomState {
   async removeMember(userId: string): Promise<void> {
     const id = this.#id;
     await api.removeMember(id, userId);
-    if (id === this.#id) this.dropMember(userId);
-  }
-
-  /** Set the room's name (e.g. from a live `room_renamed` event). */
-  setName(name: string): void {
-    if (this.#room) this.#room = { ...this.#room, name };
-  }
-
-  /** Insert or replace a member. */
-  upsertMember(member: Member): void {
-    this.#members = [...this.#members.filter((m) => m.id !== member.id), member];
-  }
-
-  /** Remove a member from the list. */
-  dropMember(userId: string): void {
-    this.#members = this.#members.filter((m) => m.id !== userId);
-  }
-
-  /** Move the state forward to `seq` (for live events). */
-  setSeq(seq: number): void {
-    this.#seq = seq;
+    if (id === this.#id) this.#dropMember(userId);
   }
 
   /** The loaded message with this id, if any. */
@@ -253,23 +233,23 @@ export class RoomState {
         this.#replace(event.messageId, (m) => ({ ...m, text: null, deletedAt: m.deletedAt ?? event.ts }));
         break;
       case "file_uploaded":
-        if (!this.#files.some((f) => f.file_id === event.file.file_id)) this.#files = [event.file, ...this.#files];
+        this.sharedFiles.applyUploaded(event.file);
         this.reads.advance(event.file.uploader_id, event.file.uploaded_by, event.seq);
         break;
       case "file_deleted":
-        this.#files = this.#files.filter((f) => f.file_id !== event.file_id);
+        this.sharedFiles.applyDeleted(event.file_id);
         break;
       case "member_joined":
-        this.upsertMember(event.member);
+        this.#upsertMember(event.member);
         // A new member starts with everything before their joining read (as a later snapshot says).
         this.reads.advance(event.member.id, event.member.username, event.seq - 1);
         break;
       case "member_left":
-        this.dropMember(event.userId);
+        this.#dropMember(event.userId);
         this.reads.forget(event.userId);
         break;
       case "room_renamed":
-        this.setName(event.name);
+        if (this.#room) this.#room = { ...this.#room, name: event.name };
         break;
     }
     this.#seq = event.seq;
@@ -310,6 +290,14 @@ export class RoomState {
     } finally {
       if (version === this.#listVersion) this.#loadingOlder = false;
     }
+  }
+
+  #upsertMember(member: Member): void {
+    this.#members = [...this.#members.filter((m) => m.id !== member.id), member];
+  }
+
+  #dropMember(userId: string): void {
+    this.#members = this.#members.filter((m) => m.id !== userId);
   }
 
   #replace(id: string, change: (m: Message) => Message): void {

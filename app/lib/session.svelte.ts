@@ -10,6 +10,7 @@
 import { SvelteSet } from "svelte/reactivity";
 import type { UnreadCounts, User } from "#protocol";
 import { api, type CredentialsInput } from "./api.ts";
+import { clearSavedOutboxes } from "./outbox-store.ts";
 import { ApiError } from "./http.ts";
 
 const NO_UNREAD: UnreadCounts = { total: 0, rooms: {} };
@@ -141,7 +142,10 @@ export class Session {
 
   /** Sign out on the server, then forget the session here. @throws {ApiError} */
   async signOut(): Promise<void> {
+    const me = this.#me?.id;
     await api.logout();
+    // Unsent messages stay across a reload, not across a sign-out (a shared computer).
+    if (me) await clearSavedOutboxes(me);
     this.clear();
   }
 

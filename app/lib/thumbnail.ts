@@ -4,14 +4,22 @@
  * browser cannot encode WebP), at most {@link THUMBNAIL.maxBytes}. Anything
  * the browser cannot decode simply gets no thumbnail.
  */
+import { LIMITS, type ThumbnailType } from "#protocol";
 
-/** The server's limits for a thumbnail. */
+/** The server's limits for a thumbnail (from the protocol), and how big an image we decode for one. */
 export const THUMBNAIL = {
-  maxSide: 320,
-  maxBytes: 256 * 1024,
+  maxSide: LIMITS.thumbnailMaxSide,
+  maxBytes: LIMITS.thumbnailMaxBytes,
   /** Do not decode images bigger than this just for a preview. */
   maxSourceBytes: 40 * 1024 * 1024,
 } as const;
+
+/** What to try, in order: every type is one the server accepts for a thumbnail. */
+const ENCODINGS: readonly (readonly [ThumbnailType, number])[] = [
+  ["image/webp", 0.8],
+  ["image/jpeg", 0.8],
+  ["image/jpeg", 0.6],
+];
 
 type Canvas = OffscreenCanvas | HTMLCanvasElement;
 
@@ -53,11 +61,7 @@ export async function makeThumbnail(file: Blob): Promise<Blob | null> {
     if (!ctx) return null;
     ctx.imageSmoothingQuality = "high";
     ctx.drawImage(bitmap, 0, 0, size.width, size.height);
-    for (const [type, quality] of [
-      ["image/webp", 0.8],
-      ["image/jpeg", 0.8],
-      ["image/jpeg", 0.6],
-    ] as const) {
+    for (const [type, quality] of ENCODINGS) {
       const blob = await encode(canvas, type, quality);
       // A browser that cannot encode `type` hands back PNG instead: try the next.
       if (blob && blob.type === type && blob.size > 0 && blob.size <= THUMBNAIL.maxBytes) return blob;

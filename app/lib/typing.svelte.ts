@@ -4,9 +4,7 @@
  * {@link TypingNotifier} turns my keystrokes into throttled `typing` frames.
  */
 import { SvelteMap } from "svelte/reactivity";
-
-/** What someone is busy with, as the room reports it. */
-export type Activity = "typing" | "uploading";
+import type { Activity } from "#protocol";
 
 /** "alice", "alice and bob", "alice, bob and carol" — or null for more (say "Several people"). */
 function listNames(names: readonly string[]): string | null {
@@ -35,7 +33,7 @@ export function describeUploading(names: readonly string[]): string {
 /**
  * Who else is typing (or uploading a file) in the room right now. The room
  * announces each start once and each stop (explicit, on send, on expiry, on
- * disconnect), so there is no local expiry; the socket clears this when it drops.
+ * disconnect), so there is no local expiry; it is cleared when the socket drops.
  */
 export class TypingIndicator {
   /** "activity:userId" → username, in the order they started. */

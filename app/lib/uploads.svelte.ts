@@ -6,14 +6,12 @@
  * retry (same `clientId`, so a retry after a lost answer never stores the
  * file twice) and dismiss.
  */
-import type { FileInfo } from "#protocol";
+import { type FileInfo, formatBytes, LIMITS } from "#protocol";
 import { sendUpload, UploadError, type UploadInput, type UploadRequest } from "./files-api.ts";
 import { makeThumbnail } from "./thumbnail.ts";
 
 /** Run at most this many uploads at once. */
 export const UPLOAD_CONCURRENCY = 2;
-/** The server's limit (100 MiB). */
-export const MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
 /** Keep a finished upload on show this long (a full bar), then drop it. */
 export const DONE_LINGER_MS = 1_200;
 
@@ -36,7 +34,7 @@ export interface UploadEntry {
 
 /** Options for {@link Uploads}. */
 export interface UploadsOptions {
-  /** The room the uploads go to (read when each upload starts). */
+  /** The room the uploads go to (read when files are added: each goes to the room it was added in). */
   roomId: () => string;
   /** Called with each stored file (also for a retry the server recognised). */
   onuploaded?: (file: FileInfo) => void;
@@ -48,10 +46,13 @@ export interface UploadsOptions {
   thumbnail?: (file: File) => Promise<Blob | null>;
 }
 
+/** Why a file of `name` is not sent: it is over {@link LIMITS.uploadMaxBytes}. */
+const tooLarge = (name: string): string => `“${name}” is larger than the ${formatBytes(LIMITS.uploadMaxBytes)} limit`;
+
 /** The failure of an upload of `name`, as a sentence. */
 export function describeUploadError(err: unknown, name: string): string {
   if (err instanceof UploadError) {
-    if (err.status === 413) return `“${name}” is larger than the 100 MB limit`;
+    if (err.status === 413) return tooLarge(name);
     if (err.status === 403) return "You are no longer a member of this room";
     if (err.status === 0) return "Network error — check your connection";
     return err.message;
@@ -102,7 +103,7 @@ export class Uploads {
     const added: UploadEntry[] = [];
     for (const file of files) {
       const id = crypto.randomUUID();
-      const tooBig = file.size > MAX_UPLOAD_BYTES;
+      const tooBig = file.size > LIMITS.uploadMaxBytes;
       this.#jobs[id] = { file, roomId: this.#options.roomId(), request: null, cancelled: false };
       added.push({
         id,
@@ -111,7 +112,7 @@ export class Uploads {
         description,
         status: tooBig ? "failed" : "queued",
         progress: 0,
-        error: tooBig ? `“${file.name}” is larger than the 100 MB limit` : null,
+        error: tooBig ? tooLarge(file.name) : null,
       });
       ids.push(id);
     }
@@ -133,7 +134,7 @@ export class Uploads {
   /** Send a failed upload again, with the same `clientId`. */
   retry(id: string): void {
     const entry = this.#entry(id);
-    if (!entry || entry.status !== "failed" || entry.size > MAX_UPLOAD_BYTES) return;
+    if (!entry || entry.status !== "failed" || entry.size > LIMITS.uploadMaxBytes) return;
     this.#update(id, { status: "queued", progress: 0, error: null });
     this.#pump();
   }

@@ -66,7 +66,7 @@ function stored(page: Page, text: string) {
 
 /** Every message row (stored or pending) in the list: its seq, pending flag and text. */
 function rows(page: Page): Promise<{ seq: number | null; pending: boolean; text: string | null }[]> {
-  return page.$$eval('[data-testid="message-list"] [data-testid="message"]', (els) =>
+  return page.$$eval('[data-testid="message-list"] :is([data-testid="message"], [data-testid="unsent-message"])', (els) =>
     els.map((el) => ({
       seq: el.hasAttribute("data-seq") ? Number(el.getAttribute("data-seq")) : null,
       pending: el.getAttribute("data-pending") === "true",
@@ -79,7 +79,7 @@ function rows(page: Page): Promise<{ seq: number | null; pending: boolean; text:
 async function deliveredOnce(page: Page, text: string, timeout = 15_000): Promise<number> {
   await page.waitForFunction(
     (t) => {
-      const all = [...document.querySelectorAll('[data-testid="message-list"] [data-testid="message"]')];
+      const all = [...document.querySelectorAll('[data-testid="message-list"] :is([data-testid="message"], [data-testid="unsent-message"])')];
       const mine = all.filter((el) => el.querySelector('[data-testid="message-text"]')?.textContent === t);
       return mine.length === 1 && mine[0]!.hasAttribute("data-seq") && !mine[0]!.hasAttribute("data-pending");
     },
@@ -212,7 +212,7 @@ test("a message written while offline is delivered exactly once after reconnecti
   await status(bob.page, "offline");
   await send(bob.page, "written offline");
   // Shown at once, as pending (no seq yet).
-  const pending = bob.page.locator('[data-testid="message"][data-pending="true"]');
+  const pending = bob.page.locator('[data-testid="unsent-message"]');
   await pending.filter({ hasText: "written offline" }).waitFor();
   assert.equal(await pending.getAttribute("data-seq"), null);
   await screenshot(bob.page, "12-chat-offline-pending");
@@ -236,6 +236,48 @@ test("a message written while offline is delivered exactly once after reconnecti
   const history = await bob.page.request.get(`${BASE_URL}/api/rooms/${roomId}/messages?limit=100`);
   const { messages } = (await history.json()) as { messages: { text: string | null }[] };
   assert.equal(messages.filter((m) => m.text === "written offline").length, 1);
+
+  await alice.context.close();
+  await bob.context.close();
+});
+
+test("R18 messages unsent when the page goes away are sent once when the room is opened again", async () => {
+  const { alice, bob, roomId } = await twoInARoom("Reload");
+
+  await bob.context.setOffline(true);
+  await status(bob.page, "offline");
+  const texts = ["unsent before reload", "and a second one"];
+  for (const text of texts) await send(bob.page, text);
+  await bob.page.locator('[data-testid="unsent-message"]').filter({ hasText: texts[1]! }).waitFor();
+  // Leaving asks first while something is unsent.
+  const dialog = new Promise<string>((resolve) =>
+    bob.page.once("dialog", (d) => {
+      resolve(d.type());
+      void d.accept();
+    }),
+  );
+  // The tab goes away with both unsent (a reload offline would only show the browser's error page).
+  await bob.page.close({ runBeforeUnload: true });
+  assert.equal(await dialog, "beforeunload", "a leave-the-page warning while messages are unsent");
+  if (!bob.page.isClosed()) await bob.page.waitForEvent("close");
+  await bob.context.setOffline(false);
+
+  const page = await bob.context.newPage();
+  await page.goto(`/rooms/${roomId}`);
+  for (const text of texts) await deliveredOnce(page, text, RECOVERY_TIMEOUT);
+  for (const text of texts) await deliveredOnce(alice.page, text, RECOVERY_TIMEOUT);
+  const list = (await rows(alice.page)).filter((r) => r.text !== null && texts.includes(r.text));
+  assert.deepEqual(list.map((r) => r.text), texts, "once each, in the order written");
+
+  // A second reload sends nothing again: the saved outbox is empty once they are stored.
+  await page.reload();
+  await status(page, "connected", RECOVERY_TIMEOUT);
+  await send(alice.page, "sentinel");
+  await deliveredOnce(page, "sentinel");
+  const history = await page.request.get(`${BASE_URL}/api/rooms/${roomId}/messages?limit=100`);
+  const { messages } = (await history.json()) as { messages: { text: string | null }[] };
+  for (const text of texts) assert.equal(messages.filter((m) => m.text === text).length, 1, `"${text}" stored once`);
+  assert.equal(await page.locator('[data-pending="true"]').count(), 0, "nothing left pending");
 
   await alice.context.close();
   await bob.context.close();
