@@ -23,6 +23,9 @@ export default defineConfig(async () => ({
                 // A small upload limit so the exact-limit / limit+1 cases are cheap; still
                 // above one R2 part (5 MiB) so the multipart-upload path is exercised.
                 MAX_UPLOAD_BYTES: String(6 * 1024 * 1024),
+                // Small enough that the S11 tests reach the per-hour upload limits in a few uploads.
+                RATE_UPLOAD_COUNT: "40/3600",
+                RATE_UPLOAD_BYTES: `${16 * 1024 * 1024}/3600`,
                 // `npm run chaos` / `npm run fuzz` raise these; CI runs the short forms.
                 FUZZ_ITERATIONS: process.env.FUZZ_ITERATIONS ?? "300",
                 CHAOS_ROUNDS: process.env.CHAOS_ROUNDS ?? "12",

@@ -9,6 +9,7 @@ import { db } from "./db";
 import { sweepFiles } from "./files/sweep";
 import { codeForStatus, errorResponse } from "./lib/errors";
 import { repairRooms } from "./lib/membership";
+import { pruneExpired } from "./lib/prune";
 import { requireAuth } from "./middleware/auth";
 import { originGuard } from "./middleware/origin";
 import { auth } from "./routes/auth";
@@ -43,6 +44,8 @@ app.use(async function database(c, next) {
 app.use("/me/*", requireAuth());
 app.use("/rooms/*", requireAuth());
 app.use("/files/*", requireAuth());
+// The routes of one room (`/rooms/:id/…`) each start with requireMembership() (middleware/membership.ts),
+// which sets c.var.membership; the socket upgrade is checked by the Room object itself.
 
 app
   .route("/health", health)
@@ -78,5 +81,6 @@ export default {
     if (new Date(controller.scheduledTime).getUTCMinutes() % 15 === 0) {
       ctx.waitUntil(sweepFiles(env, db(env.DB)).then((r) => console.log("file sweep", r)));
     }
+    if (new Date(controller.scheduledTime).getUTCMinutes() === 0) ctx.waitUntil(pruneExpired(db(env.DB)));
   },
 } satisfies ExportedHandler<Env>;

@@ -16,7 +16,6 @@ import {
   CLOSE,
   type CountTrigger,
   type FileInfo,
-  HEARTBEAT,
   LIMITS,
   MAX_SOCKETS_PER_USER,
   type Message,
@@ -26,6 +25,7 @@ import {
 } from "#protocol";
 import { newId } from "./lib/encoding";
 import { type CountFor, hubShardName, hubShards } from "./lib/hub";
+import { roomRates } from "./lib/limits";
 import { migrate } from "./lib/sql-migrations";
 import { type BaseAttachment, SocketObject, userTag } from "./lib/socket-object";
 import { safeClose } from "./lib/ws";
@@ -103,7 +103,7 @@ export class Room extends SocketObject<Attachment> {
         const roomId = this.#meta.get("room_id");
         if (roomId) await this.syncMembers(roomId);
       },
-    });
+    }, roomRates(env));
   }
 
   protected label(): string {
@@ -248,16 +248,18 @@ export class Room extends SocketObject<Attachment> {
     const userId = request.headers.get(UPGRADE_HEADERS.userId);
     const username = request.headers.get(UPGRADE_HEADERS.username);
     const session = request.headers.get(UPGRADE_HEADERS.session);
-    if (!roomId || !userId || !username || !session) return new Response("Missing identity", { status: 400 });
+    const expiresAt = Number(request.headers.get(UPGRADE_HEADERS.expires));
+    if (!roomId || !userId || !username || !session || !Number.isSafeInteger(expiresAt)) return new Response("Missing identity", { status: 400 });
     // The room authorises its sockets from its own member list (D1's, as last synced); someone it does
     // not know is looked up in D1 once, so a member added a moment ago gets in.
     if (!this.members.get(userId)) await this.syncMembers(roomId);
     if (!this.#meta.get("room_id")) return new Response("Room not found", { status: 404 });
     if (!this.members.get(userId)) return new Response("Not a member", { status: 403 });
 
-    const att: Attachment = { userId, username, connectionId: newId(), connectedAt: Date.now() };
+    const att: Attachment = { userId, username, connectionId: newId(), connectedAt: Date.now(), expiresAt };
     const { client, server, refused } = this.accept(att, session, MAX_SOCKETS_PER_USER, `too many connections (at most ${MAX_SOCKETS_PER_USER} per user per room)`);
     if (refused) return new Response(null, { status: 101, webSocket: client });
+    this.#alarm.atOrBefore(expiresAt);
 
     const afterParam = new URL(request.url).searchParams.get("after");
     const head = this.log.head();
@@ -296,7 +298,7 @@ export class Room extends SocketObject<Attachment> {
   }
 
   /**
-   * While sockets are open, every ALARM_EVERY_MS: drop half-open sockets,
+   * While sockets are open, every ALARM_EVERY_MS: drop half-open sockets and expired sessions' ones,
    * expire typing, retry failed pushes, and compare the membership version
    * with D1's (R14). Idempotent: it compares stored state with now.
    */
@@ -304,11 +306,7 @@ export class Room extends SocketObject<Attachment> {
     this.#alarm.fired();
     const now = Date.now();
     void this.members.size; // load (and recover pushes) on a fresh instance
-    for (const ws of this.idleSockets(now, HEARTBEAT.idleMs)) {
-      safeClose(ws, CLOSE.idle, "no heartbeat");
-      const att = this.attachment(ws);
-      if (att) this.onClose(ws, att);
-    }
+    this.reap(now);
     for (const gone of this.#activity.expire(now)) this.#broadcast(activityFrame(gone, false));
     if (this.pushes.busy) this.pushes.retry();
     const roomId = this.#meta.get("room_id");
@@ -317,7 +315,7 @@ export class Room extends SocketObject<Attachment> {
       if (version !== Number(this.#meta.get("synced_version") ?? 0)) await this.syncMembers(roomId);
     }
     const soon = now + ALARM_EVERY_MS;
-    this.#alarm.next(now, [this.openSockets().length > 0 ? soon : Infinity, this.#activity.nextExpiry() ?? Infinity, this.pushes.busy ? soon : Infinity]);
+    this.#alarm.next(now, [this.openSockets().length > 0 ? soon : Infinity, this.#activity.nextExpiry() ?? Infinity, this.pushes.busy ? soon : Infinity, this.nextExpiry() ?? Infinity]);
   }
 
   // ================================================================ internals
@@ -339,13 +337,15 @@ export class Room extends SocketObject<Attachment> {
       case "edit":
       case "delete": {
         const res = frame.type === "edit" ? this.#writes.edit(actor, frame.messageId, frame.text) : this.#writes.delete(actor, frame.messageId);
-        if (!res.ok) return sendError(ws, socketCode(res.code), res.message, { ref: frame.ref });
+        if (!res.ok) return sendError(ws, socketCode(res.code), res.message, { ref: frame.ref, retryAfter: res.retryAfter });
         if (frame.ref) send(ws, { type: "done", ref: frame.ref, seq: res.event?.seq ?? this.log.head() });
         return;
       }
-      case "typing":
-        this.#writes.setActivity(actor, "typing", frame.typing, ws);
+      case "typing": {
+        const res = this.#writes.setActivity(actor, "typing", frame.typing, ws);
+        if (!res.ok) sendError(ws, socketCode(res.code), res.message, { retryAfter: res.retryAfter });
         return;
+      }
     }
   }
 

@@ -1,7 +1,7 @@
 /** Types shared by the Worker's routes and middleware. */
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type * as schema from "./db/schema";
-import type { User } from "#protocol";
+import type { Role, RoomSnapshot, User } from "#protocol";
 
 export type DB = DrizzleD1Database<typeof schema>;
 
@@ -9,10 +9,23 @@ export type DB = DrizzleD1Database<typeof schema>;
 export interface Auth {
   user: User;
   sessionHash: string;
+  /** When the session expires (ms since epoch). */
+  expiresAt: number;
+}
+
+/** A room as its members see it, and the caller's role in it (set by `requireMembership()`). */
+export interface Membership {
+  room: RoomSnapshot["room"];
+  role: Role;
 }
 
 /** Hono's environment for this app: bindings plus per-request variables. */
 export interface AppEnv {
   Bindings: Env;
   Variables: { db: DB; auth: Auth };
+}
+
+/** The environment of a route of one room, after `requireMembership()`: `c.var.membership` is set. */
+export interface RoomEnv extends AppEnv {
+  Variables: AppEnv["Variables"] & { membership: Membership };
 }

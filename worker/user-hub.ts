@@ -88,10 +88,15 @@ export class UserHub extends SocketObject<Attachment> {
     this.meter.count("requests");
     this.#calls++;
     this.#updates += batch.counts.length;
+    const now = Date.now();
     const online = new Map<string, boolean>();
     const isOnline = (userId: string) => {
       let on = online.get(userId);
-      if (on === undefined) online.set(userId, (on = this.userOnline(userId)));
+      if (on === undefined) {
+        // A dead tab (half-open, or its session expired) is closed here rather than pushed to.
+        this.reap(now, userTag(userId));
+        online.set(userId, (on = this.userOnline(userId)));
+      }
       return on;
     };
     const changed = new Set<string>();
@@ -124,10 +129,11 @@ export class UserHub extends SocketObject<Attachment> {
       if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("Expected a WebSocket upgrade", { status: 426 });
       const userId = request.headers.get(HUB_UPGRADE_HEADERS.userId);
       const session = request.headers.get(HUB_UPGRADE_HEADERS.session);
-      if (!userId || !session) return new Response("Missing identity", { status: 400 });
+      const expiresAt = Number(request.headers.get(HUB_UPGRADE_HEADERS.expires));
+      if (!userId || !session || !Number.isSafeInteger(expiresAt)) return new Response("Missing identity", { status: 400 });
       const first = !this.userOnline(userId);
       const { client, server, refused } = this.accept(
-        { userId, connectionId: newId(), connectedAt: Date.now() },
+        { userId, connectionId: newId(), connectedAt: Date.now(), expiresAt },
         session,
         MAX_SOCKETS_PER_USER,
         `too many connections (at most ${MAX_SOCKETS_PER_USER} tabs)`,
@@ -137,6 +143,9 @@ export class UserHub extends SocketObject<Attachment> {
         if (first) await this.#build(userId);
         const frame: NotificationCountUpdate = { type: "notification_count_update", ...this.#stored(userId), trigger: "connect", full: true };
         trySend(server, JSON.stringify(frame));
+        // Close it when its session expires, even if it never says a word (A9).
+        const alarm = await this.ctx.storage.getAlarm();
+        if (alarm === null || alarm > expiresAt) await this.ctx.storage.setAlarm(expiresAt);
       }
       return new Response(null, { status: 101, webSocket: client });
     } catch (err) {
@@ -155,8 +164,14 @@ export class UserHub extends SocketObject<Attachment> {
     if (!this.userOnline(att.userId, ws)) this.sql.exec("DELETE FROM counts WHERE user_id = ?", att.userId);
   }
 
-  /** Rebuild the maps whose build missed a room, and send those users' tabs the result. */
+  /**
+   * Close expired sessions' and half-open sockets; rebuild the maps whose
+   * build missed a room, and send those users' tabs the result; then wake
+   * again for the next retry or the next session expiry.
+   */
   protected override async onAlarm(): Promise<void> {
+    const now = Date.now();
+    this.reap(now);
     for (const [key] of this.ctx.storage.kv.list({ prefix: "rebuild:" })) {
       const userId = key.slice("rebuild:".length);
       if (!this.userOnline(userId)) {
@@ -167,6 +182,10 @@ export class UserHub extends SocketObject<Attachment> {
       const frame: NotificationCountUpdate = { type: "notification_count_update", ...this.#stored(userId), trigger: "recount", full: true };
       this.#sendTo(userId, frame);
     }
+    const pending = [...this.ctx.storage.kv.list({ prefix: "rebuild:", limit: 1 })].length > 0;
+    const retry = pending ? Date.now() + REBUILD_RETRY_MS : Infinity;
+    const next = Math.min(retry, this.nextExpiry() ?? Infinity);
+    if (next !== Infinity) await this.ctx.storage.setAlarm(next);
   }
 
   // ------------------------------------------------------------ internals

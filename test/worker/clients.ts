@@ -1,5 +1,5 @@
 /** Test clients that behave like the SPA's: resume by seq, outbox with client ids. */
-import type { RoomEvent } from "#protocol";
+import { isStoredEvent, type RoomEvent } from "#protocol";
 import type { TestUser } from "./helpers";
 import { TestSocket } from "./socket";
 
@@ -47,7 +47,7 @@ export class ResilientClient {
       if (f.type === "ack") {
         this.outbox.delete(f.clientId);
         this.acked.add(f.clientId);
-      } else if ("seq" in f && "ts" in f) {
+      } else if (isStoredEvent(f)) {
         if (f.seq !== this.lastSeq + 1 && !this.timeline.has(f.seq)) throw new Error(`gap: ${this.lastSeq} → ${f.seq}`);
         this.timeline.set(f.seq, f);
         this.lastSeq = Math.max(this.lastSeq, f.seq);

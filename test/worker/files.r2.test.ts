@@ -247,7 +247,7 @@ describe("U3 size limits", () => {
     expect((await back.arrayBuffer()).byteLength).toBe(LIMIT);
 
     const over = await upload(roomId, alice, new Uint8Array(LIMIT + 1), { name: "over.bin" });
-    expect(await errorOf(over)).toMatchObject({ status: 413, code: "payload_too_large", message: expect.stringMatching(/larger than the limit of 6 MiB/) });
+    expect(await errorOf(over)).toMatchObject({ status: 413, code: "payload_too_large", message: expect.stringMatching(/larger than the limit of 6 MB/) });
     expect(((await fileRows(roomId)) as { name: string }[]).map((r) => r.name).sort()).toEqual(["empty.bin", "exact.bin"]);
     expect(await objects(roomId)).toHaveLength(2);
     expect(await fileEvents(roomId)).toEqual(["file_uploaded", "file_uploaded"]);

@@ -50,9 +50,12 @@ export interface TestUser {
   cookie: string;
 }
 
-/** Register a fresh user and return its session cookie. */
+/** A random documentation-range address, so test registrations don't share one address's limit (S11). */
+export const randomAddress = () => `198.18.${Math.floor(Math.random() * 256)}.${Math.floor(Math.random() * 256)}`;
+
+/** Register a fresh user (from a random address) and return its session cookie. */
 export async function register(username = uniqueName(), password = "correct horse battery"): Promise<TestUser> {
-  const res = await call("/api/auth/register", { json: { username, password } });
+  const res = await call("/api/auth/register", { json: { username, password }, headers: { "CF-Connecting-IP": randomAddress() } });
   if (res.status !== 201) throw new Error(`register ${username}: ${res.status} ${await res.text()}`);
   const { user } = await res.json<{ user: { id: string; username: string } }>();
   return { ...user, password, cookie: sessionCookie(res) };

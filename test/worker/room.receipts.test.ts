@@ -7,10 +7,14 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { READ_RATE_LIMIT, REPLAY_WINDOW } from "#protocol";
+import { REPLAY_WINDOW } from "#protocol";
 import type { Room } from "../../worker/room";
 import { call, roomWithTwo } from "./helpers";
 import { TestSocket } from "./socket";
+import { roomRates } from "../../worker/lib/limits";
+
+/** The read limit this build runs with ([vars] RATE_READ). */
+const RATE = roomRates(env).read;
 
 const head = (roomId: string) => runInDurableObject(env.ROOM.getByName(roomId), (r: Room) => r.log.head());
 
@@ -23,7 +27,7 @@ describe("R16 read / mark-unread in a loop", () => {
     const b = await TestSocket.open(roomId, bob);
     const toggles = 1200;
     for (let i = 0; i < toggles; i++) b.send(i % 2 === 0 ? { type: "read", seq: second.seq } : { type: "mark_unread", seq: second.seq });
-    await b.until(() => b.frames.filter((f) => f.type === "error").length >= toggles - READ_RATE_LIMIT.burst * 4, "the refusals", 20_000);
+    await b.until(() => b.frames.filter((f) => f.type === "error").length >= toggles - RATE.count * 4, "the refusals", 20_000);
     const refused = b.frames.filter((f) => f.type === "error");
     expect(refused.every((f) => f.type === "error" && f.code === "rate_limited" && (f.retryAfter ?? 0) >= 1)).toBe(true);
     // Not one of them became a log event.
@@ -41,7 +45,7 @@ describe("R16 read / mark-unread in a loop", () => {
     const { roomId, alice, bob } = await roomWithTwo();
     const { seq } = await (await call(`/api/rooms/${roomId}/messages`, { cookie: alice.cookie, json: { clientId: crypto.randomUUID(), text: "m" } })).json<{ seq: number }>();
     const answers: Response[] = [];
-    for (let i = 0; i < READ_RATE_LIMIT.burst + 5; i++) answers.push(await call(`/api/rooms/${roomId}/${i % 2 ? "unread" : "read"}`, { cookie: bob.cookie, json: { seq } }));
+    for (let i = 0; i < RATE.count + 5; i++) answers.push(await call(`/api/rooms/${roomId}/${i % 2 ? "unread" : "read"}`, { cookie: bob.cookie, json: { seq } }));
     const limited = answers.filter((r) => r.status === 429);
     expect(limited.length).toBeGreaterThan(0);
     expect(Number(limited[0]!.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);

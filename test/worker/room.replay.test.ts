@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { REPLAY_WINDOW, type RoomEvent, type RoomSnapshot, type ServerFrame } from "#protocol";
+import { isStoredEvent, REPLAY_WINDOW, type RoomEvent, type RoomSnapshot, type ServerFrame } from "#protocol";
 import type { Room } from "../../worker/room";
 import { call, errorOf, range, roomHead, roomWithTwo, storedLogSeqs, type TestUser } from "./helpers";
 import { ResilientClient } from "./clients";
@@ -80,7 +80,7 @@ describe("R2 reconnect after missing 50 events", () => {
     expect(b.events().every((e) => e.type === "message")).toBe(true);
     const liveIdx = b.frames.findIndex((f) => f.type === "live");
     expect(liveIdx).toBe(b.frames.length - 1 - b.frames.slice(liveIdx + 1).length);
-    expect(b.frames.slice(0, liveIdx).filter((f) => "seq" in f && "ts" in f)).toHaveLength(50);
+    expect(b.frames.slice(0, liveIdx).filter(isStoredEvent)).toHaveLength(50);
 
     const res = await httpSend(roomId, alice, "live one");
     expect(res.status).toBe(201);

@@ -1,6 +1,6 @@
 /** A WebSocket client for tests inside workerd, with timeouts on every wait. */
 import { exports } from "cloudflare:workers";
-import type { RoomEvent, ServerFrame } from "#protocol";
+import { isStoredEvent, type RoomEvent, type ServerFrame } from "#protocol";
 import { ORIGIN, type TestUser } from "./helpers";
 
 const WAIT_MS = 10_000;
@@ -102,7 +102,7 @@ export class TestSocket {
 
   /** Stored-event frames (those with a seq), in arrival order. */
   events(): RoomEvent[] {
-    return this.frames.filter((f): f is RoomEvent => "seq" in f && "ts" in f);
+    return this.frames.filter(isStoredEvent);
   }
 
   messageTexts(): (string | null)[] {

@@ -33,11 +33,24 @@ export const sessions = sqliteTable(
   (t) => [index("sessions_user_idx").on(t.userId)],
 );
 
-/** Failed sign-in attempts, per account (`u:<key>`) and per address (`ip:<addr>`), in fixed windows. */
+/**
+ * Sign-in attempts per key (`p:<account>@<address>`, `u:<account>`, `ip:<address>`)
+ * in 15-minute windows, with the time the key accepts its next attempt
+ * (worker/lib/login-throttle.ts). `allowed` is what the last claim decided.
+ */
 export const loginFailures = sqliteTable("login_failures", {
   key: text("key").primaryKey(),
   windowStart: integer("window_start").notNull(),
   failures: integer("failures").notNull(),
+  nextAt: integer("next_at").notNull().default(0),
+  allowed: integer("allowed").notNull().default(1),
+});
+
+/** Rates over long windows (worker/lib/rate-window.ts): `reg:<address>`, `room:<user>`, `add:<user>`, `up:<user>`, `upb:<user>`. */
+export const rateWindows = sqliteTable("rate_windows", {
+  key: text("key").primaryKey(),
+  windowEnd: integer("window_end").notNull(),
+  used: integer("used").notNull(),
 });
 
 export const rooms = sqliteTable(
@@ -101,6 +114,8 @@ export const files = sqliteTable(
     /** The room event that announced it (null until announced). */
     seq: integer("seq"),
     createdAt: integer("created_at").notNull(),
+    /** While `pending`: when the upload last made progress (the sweep judges by this, not by `createdAt`). */
+    progressAt: integer("progress_at"),
   },
   (t) => [
     uniqueIndex("files_client_idx").on(t.roomId, t.uploaderId, t.clientId),

@@ -38,20 +38,3 @@ export function contentDisposition(name: string, inline: boolean): string {
   const encoded = encodeURIComponent(name).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
   return `${inline ? "inline" : "attachment"}; filename="${fallback}"; filename*=UTF-8''${encoded}`;
 }
-
-/** Parse a single-range `Range` header against a size. null = whole body; "invalid" = 416. */
-export function parseRange(header: string | undefined, size: number): { offset: number; length: number } | null | "invalid" {
-  if (!header) return null;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === "" && m[2] === "")) return null; // multi-range or junk: send it all (RFC 9110 allows ignoring)
-  if (m[1] === "") {
-    const suffix = Number(m[2]);
-    if (suffix === 0 || size === 0) return "invalid";
-    const length = Math.min(suffix, size);
-    return { offset: size - length, length };
-  }
-  const start = Number(m[1]);
-  const end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
-  if (start >= size || end < start) return "invalid";
-  return { offset: start, length: end - start + 1 };
-}

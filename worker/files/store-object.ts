@@ -18,7 +18,7 @@ export async function putStream(
   bucket: R2Bucket,
   key: string,
   chunks: AsyncIterable<Uint8Array>,
-  opts: { maxBytes: number; contentType: string; partSize?: number },
+  opts: { maxBytes: number; contentType: string; partSize?: number; onPart?: (sizeSoFar: number) => Promise<void> },
 ): Promise<{ size: number }> {
   const partSize = opts.partSize ?? PART_SIZE;
   let part = new Uint8Array(partSize);
@@ -42,6 +42,7 @@ export async function putStream(
           parts.push(await upload.uploadPart(parts.length + 1, part));
           part = new Uint8Array(partSize);
           fill = 0;
+          await opts.onPart?.(size);
         }
       }
     }

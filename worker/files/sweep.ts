@@ -1,14 +1,17 @@
 /**
  * The scheduled clean-up behind uploads (HARDENING U4, R9):
- * - a `pending` row older than PENDING_MAX_AGE_MS is an upload that died
- *   half-way (the Worker was killed, the client vanished): its bytes, if any,
- *   and the row are removed, so nothing half-stored stays;
+ * - a `pending` row that has made no progress for PENDING_MAX_AGE_MS is an
+ *   upload that died half-way (the Worker was killed, the client vanished):
+ *   its bytes, if any, and the row are removed, so nothing half-stored stays.
+ *   Judged by last progress, not by start, so a long upload still streaming
+ *   is never swept (U9); should one be, its finish sees the row gone and
+ *   deletes its bytes instead of announcing them;
  * - a `ready` row never announced to its room (the room call failed after the
  *   row was committed) is announced now, by file id, which is idempotent.
  */
-import { and, eq, isNull, lt } from "drizzle-orm";
+import { and, eq, isNull, lt, sql } from "drizzle-orm";
 import { files, users } from "../db/schema";
-import { announce, fileColumns, toInfo } from "../routes/files";
+import { announce, fileColumns, toInfo } from "./catalog";
 import type { DB } from "../types";
 
 export const PENDING_MAX_AGE_MS = 60 * 60 * 1000;
@@ -18,7 +21,7 @@ export async function sweepFiles(env: Env, db: DB, now = Date.now()): Promise<{ 
   const stale = await db
     .select({ id: files.id, r2Key: files.r2Key })
     .from(files)
-    .where(and(eq(files.state, "pending"), lt(files.createdAt, now - PENDING_MAX_AGE_MS)))
+    .where(and(eq(files.state, "pending"), lt(sql`coalesce(${files.progressAt}, ${files.createdAt})`, now - PENDING_MAX_AGE_MS)))
     .limit(500);
   for (const f of stale) {
     await env.FILES.delete([f.r2Key, `${f.r2Key}.thumb`]);

@@ -1,13 +1,17 @@
 import { and, eq, ne } from "drizzle-orm";
 import { memberships, rooms } from "../db/schema";
 import type { Role } from "#protocol";
-import type { DB } from "../types";
+import type { DB, Membership } from "../types";
 import { apiError } from "./errors";
 
-/** The room and the caller's role in it; 404 when there is no such room, 403 when not a member. */
-export async function requireMembership(db: DB, roomId: string, userId: string) {
+/**
+ * The room and the caller's role in it; 404 when there is no such room, 403
+ * when not a member. Routes get it from `requireMembership()`
+ * (middleware/membership.ts) as `c.var.membership`.
+ */
+export async function loadMembership(db: DB, roomId: string, userId: string): Promise<Membership> {
   const row = await db
-    .select({ room: rooms, role: memberships.role })
+    .select({ room: { id: rooms.id, name: rooms.name, ownerId: rooms.ownerId, createdAt: rooms.createdAt }, role: memberships.role })
     .from(rooms)
     .leftJoin(memberships, and(eq(memberships.roomId, rooms.id), eq(memberships.userId, userId)))
     .where(eq(rooms.id, roomId))
@@ -15,6 +19,11 @@ export async function requireMembership(db: DB, roomId: string, userId: string) 
   if (!row) throw apiError(404, "not_found", "Room not found");
   if (!row.role) throw apiError(403, "forbidden", "You are not a member of this room");
   return { room: row.room, role: row.role as Role };
+}
+
+/** 403 unless the member is the room's owner; `action` completes "Only the room's owner can …". */
+export function assertOwner(membership: Membership, action: string): void {
+  if (membership.role !== "owner") throw apiError(403, "forbidden", `Only the room's owner can ${action}`);
 }
 
 /**

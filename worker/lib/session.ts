@@ -2,7 +2,7 @@
  * Sessions: a random 256-bit token in an `__Host-` cookie; D1 stores only its
  * SHA-256, with an expiry, so a database leak yields no usable session.
  */
-import { and, eq, gt } from "drizzle-orm";
+import { and, eq, gt, lte } from "drizzle-orm";
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { sessions, users } from "../db/schema";
@@ -27,16 +27,21 @@ export async function lookupSession(db: DB, token: string, now = Date.now()): Pr
   if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return null;
   const sessionHash = await sha256Hex(token);
   const row = await db
-    .select({ id: users.id, username: users.username })
+    .select({ id: users.id, username: users.username, expiresAt: sessions.expiresAt })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(and(eq(sessions.idHash, sessionHash), gt(sessions.expiresAt, now)))
     .get();
-  return row ? { user: row, sessionHash } : null;
+  return row ? { user: { id: row.id, username: row.username }, sessionHash, expiresAt: row.expiresAt } : null;
 }
 
 export async function deleteSession(db: DB, sessionHash: string): Promise<void> {
   await db.delete(sessions).where(eq(sessions.idHash, sessionHash));
+}
+
+/** Cron: delete expired sessions (their sockets closed themselves at expiry). */
+export async function pruneSessions(db: DB, now = Date.now()): Promise<void> {
+  await db.delete(sessions).where(lte(sessions.expiresAt, now));
 }
 
 export function readSessionToken(c: Context): string | undefined {

@@ -4,8 +4,12 @@
  *
  * - `accept`: `ctx.acceptWebSocket` with tags (user, session), a per-user cap
  *   (closed at once with 4029 and a reason), and the attachment (ids only).
- * - ping/pong answered by the runtime without waking the object; `idleSockets`
- *   finds half-open ones from the auto-response timestamps.
+ * - ping/pong answered by the runtime without waking the object; `reap`
+ *   closes half-open sockets (no ping answered for HEARTBEAT.idleMs, found
+ *   from the auto-response timestamps) and sockets whose session expired
+ *   (HARDENING A9). A new socket reaps its user's first, so dead tabs never
+ *   count against the per-user cap; a message from an expired session's
+ *   socket closes it instead of being handled.
  * - close reciprocated; `closeSession` for sign-out.
  * - one try/catch-and-log around every runtime entry point: a socket
  *   callback never throws; an alarm that fails logs and rethrows, so the
@@ -16,7 +20,7 @@
  * RPC methods of their own (this is a plain `DurableObject`).
  */
 import { DurableObject } from "cloudflare:workers";
-import { CLOSE, PING_FRAME, PONG_FRAME } from "#protocol";
+import { CLOSE, HEARTBEAT, PING_FRAME, PONG_FRAME } from "#protocol";
 import { Meter, type MeterReading, type Sql } from "./meter";
 import { safeClose, trySend } from "./ws";
 
@@ -25,7 +29,12 @@ export interface BaseAttachment {
   userId: string;
   connectionId: string;
   connectedAt: number;
+  /** When the session that opened the socket expires (ms since epoch). */
+  expiresAt: number;
 }
+
+/** The close reason for an expired session; clients treat it as signed out. */
+export const SESSION_EXPIRED = "signed out: session expired";
 
 export const userTag = (userId: string) => `u:${userId}`;
 export const sessionTag = (sessionHash: string) => `s:${sessionHash}`;
@@ -52,6 +61,7 @@ export abstract class SocketObject<A extends BaseAttachment> extends DurableObje
    */
   protected accept(attachment: A, session: string, cap: number, capReason: string): { client: WebSocket; server: WebSocket; refused: boolean } {
     const { 0: client, 1: server } = new WebSocketPair();
+    this.reap(Date.now(), userTag(attachment.userId));
     const crowded = this.openSockets(userTag(attachment.userId)).length >= cap;
     this.ctx.acceptWebSocket(server, [userTag(attachment.userId), sessionTag(session)]);
     if (crowded) {
@@ -80,12 +90,34 @@ export abstract class SocketObject<A extends BaseAttachment> extends DurableObje
     for (const ws of this.openSockets(tag)) if (ws !== except) trySend(ws, data);
   }
 
-  /** Sockets silent (no ping answered by the runtime, no connect) for longer than `idleMs`. */
-  protected idleSockets(now: number, idleMs: number): WebSocket[] {
-    return this.openSockets().filter((ws) => {
+  /**
+   * Close the open sockets (all, or those with `tag`) that are half-open
+   * (silent — no ping answered by the runtime, no connect — for longer than
+   * HEARTBEAT.idleMs: 4408) or whose session has expired (1008), calling
+   * `onClose` for each. Returns how many were closed.
+   */
+  protected reap(now: number, tag?: string): number {
+    let closed = 0;
+    for (const ws of this.openSockets(tag)) {
+      const att = this.attachment(ws);
       const lastPing = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
-      return now - Math.max(lastPing, this.attachment(ws)?.connectedAt ?? 0) > idleMs;
-    });
+      const expired = att !== undefined && att.expiresAt <= now;
+      if (!expired && now - Math.max(lastPing, att?.connectedAt ?? 0) <= HEARTBEAT.idleMs) continue;
+      safeClose(ws, expired ? CLOSE.policy : CLOSE.idle, expired ? SESSION_EXPIRED : "no heartbeat");
+      closed++;
+      if (att) this.onClose(ws, att);
+    }
+    return closed;
+  }
+
+  /** The earliest session expiry among open sockets (for an alarm), or null. */
+  protected nextExpiry(): number | null {
+    let next: number | null = null;
+    for (const ws of this.openSockets()) {
+      const at = this.attachment(ws)?.expiresAt;
+      if (at !== undefined && (next === null || at < next)) next = at;
+    }
+    return next;
   }
 
   protected closeTagged(tag: string, code: number, reason: string): number {
@@ -126,6 +158,10 @@ export abstract class SocketObject<A extends BaseAttachment> extends DurableObje
     try {
       const att = this.attachment(ws);
       if (!att) return safeClose(ws, CLOSE.policy, "unknown connection");
+      if (att.expiresAt <= Date.now()) {
+        safeClose(ws, CLOSE.policy, SESSION_EXPIRED);
+        return this.onClose(ws, att);
+      }
       await this.onMessage(ws, att, raw);
     } catch (err) {
       console.error(`${this.label()}: webSocketMessage failed`, err);

@@ -4,10 +4,11 @@
  * hibernation and the alarm can expire them. Written per typing frame, never
  * per message (a send only clears the sender's own entry).
  */
+import type { Activity } from "#protocol";
 import type { Sql } from "../lib/meter";
 import type { Actor } from "./log";
 
-export type Activity = "typing" | "uploading";
+export type { Activity };
 export interface ActiveUser extends Actor {
   activity: Activity;
 }

@@ -5,7 +5,8 @@
  * pushes — never waiting for them. Rate limits are in-memory token buckets
  * per user per room (lib/rate.ts), shared by the HTTP and socket paths.
  */
-import { type CountTrigger, type FileInfo, type Message, RATE_LIMIT, READ_RATE_LIMIT, type RoomEvent, type ServerFrame, TYPING_TTL_MS } from "#protocol";
+import { type CountTrigger, type FileInfo, type Message, type RoomEvent, type ServerFrame, TYPING_TTL_MS } from "#protocol";
+import type { Rate, RoomRates } from "../lib/limits";
 import { TokenBuckets } from "../lib/rate";
 import type { Activities, Activity } from "./activity";
 import { activityFrame } from "./frames";
@@ -32,11 +33,28 @@ export interface WriteDeps {
   resync(): Promise<void>;
 }
 
-export class RoomWrites {
-  readonly #sends = new TokenBuckets(RATE_LIMIT);
-  readonly #reads = new TokenBuckets(READ_RATE_LIMIT);
+const bucket = (rate: Rate) => new TokenBuckets({ burst: rate.count, perSecond: rate.count / rate.seconds });
 
-  constructor(private readonly d: WriteDeps) {}
+const slowDown = (retryAfter: number): Failure => ({ ok: false, code: "rate_limited", message: `Slow down: try again in ${retryAfter} s`, retryAfter });
+
+export class RoomWrites {
+  readonly #sends: TokenBuckets;
+  /** Edits and deletes. */
+  readonly #edits: TokenBuckets;
+  /** Read and mark-unread. */
+  readonly #reads: TokenBuckets;
+  /** "Is typing" on/off frames. */
+  readonly #typing: TokenBuckets;
+
+  constructor(
+    private readonly d: WriteDeps,
+    rates: RoomRates,
+  ) {
+    this.#sends = bucket(rates.send);
+    this.#edits = bucket(rates.edit);
+    this.#reads = bucket(rates.read);
+    this.#typing = bucket(rates.typing);
+  }
 
   /** Rate-limit, store (or find the original by client id), then broadcast what is new. */
   async send(actor: Actor, clientId: string, text: string): Promise<SendOutcome> {
@@ -49,7 +67,7 @@ export class RoomWrites {
     const original = log.messageByClientId(actor.id, clientId);
     if (original) return { ok: true, message: original, seq: original.seq, duplicate: true };
     const wait = this.#sends.take(actor.id, now);
-    if (wait > 0) return { ok: false, code: "rate_limited", message: `Slow down: try again in ${wait} s`, retryAfter: wait };
+    if (wait > 0) return slowDown(wait);
     const { message, event, changed } = this.d.write(() => {
       const { message, event } = log.addMessage({ id: actor.id, username: member.username || actor.username }, clientId, text, now);
       const changed = members.itemAdded({ seq: message.seq, userId: actor.id });
@@ -66,6 +84,8 @@ export class RoomWrites {
     if (!message || message.deletedAt !== null) return { ok: false, code: "not_found", message: "That message does not exist" };
     if (message.userId !== actor.id) return { ok: false, code: "forbidden", message: "You can only edit your own messages" };
     if (message.text === text) return { ok: true, event: null, message };
+    const wait = this.#edits.take(actor.id, Date.now());
+    if (wait > 0) return slowDown(wait);
     const res = this.d.write(() => this.d.log.editMessage(message, text, Date.now()));
     this.d.broadcast(res.event);
     return { ok: true, ...res };
@@ -80,6 +100,8 @@ export class RoomWrites {
       return { ok: false, code: "forbidden", message: "You can only delete your own messages" };
     }
     if (message.deletedAt !== null) return { ok: true, event: null };
+    const wait = this.#edits.take(actor.id, Date.now());
+    if (wait > 0) return slowDown(wait);
     const { event, changed } = this.d.write(() => ({
       event: log.deleteMessage(message, Date.now()),
       changed: members.itemRemoved({ seq: message.seq, userId: message.userId }),
@@ -100,7 +122,7 @@ export class RoomWrites {
     const me = this.d.members.get(actor.id);
     if (!me) return { ok: false, code: "forbidden", message: "You are not a member of this room" };
     const wait = this.#reads.take(actor.id, now);
-    if (wait > 0) return { ok: false, code: "rate_limited", message: `Slow down: try again in ${wait} s`, retryAfter: wait };
+    if (wait > 0) return slowDown(wait);
     const changed = this.d.write(() => this.d.members.moveCursor(actor.id, back ? seq - 1 : seq, back));
     if (changed) {
       this.d.broadcast({ type: "message_read", ts: now, receipt: this.d.members.receipt(me) });
@@ -137,8 +159,12 @@ export class RoomWrites {
     return res.event.seq;
   }
 
-  /** "… is typing" / "… is uploading" on or off (told to everyone but `except`). */
-  setActivity(actor: Actor, activity: Activity, on: boolean, except?: WebSocket): void {
+  /** "… is typing" / "… is uploading" on or off (told to everyone but `except`). Typing frames are rate-limited. */
+  setActivity(actor: Actor, activity: Activity, on: boolean, except?: WebSocket): { ok: true } | Failure {
+    if (activity === "typing") {
+      const wait = this.#typing.take(actor.id, Date.now());
+      if (wait > 0) return slowDown(wait);
+    }
     if (on) {
       const ttl = activity === "typing" ? TYPING_TTL_MS : UPLOADING_TTL_MS;
       if (this.d.activity.set(actor, activity, Date.now() + ttl)) this.d.broadcast(activityFrame({ ...actor, activity }, true), except);
@@ -146,6 +172,7 @@ export class RoomWrites {
     } else {
       for (const t of this.d.activity.clear(actor.id, activity)) this.d.broadcast(activityFrame(t, false), except);
     }
+    return { ok: true };
   }
 
   /**

@@ -4,13 +4,9 @@ import { Hono } from "hono";
 import { memberships, users } from "../db/schema";
 import { newId } from "../lib/encoding";
 import { apiError } from "../lib/errors";
-import {
-  accountKey,
-  addressKey,
-  clearLoginFailures,
-  loginBlockedFor,
-  recordLoginFailure,
-} from "../lib/login-throttle";
+import { addressBlock, claimLoginAttempt, clearLoginAttempts } from "../lib/login-throttle";
+import { accountRates, loginLimits } from "../lib/limits";
+import { requireWindow } from "../lib/rate-window";
 import { dummyPasswordHash, hashPassword, verifyPassword } from "../lib/password";
 import { clearSessionCookie, createSession, deleteSession, lookupSession, readSessionToken, setSessionCookie } from "../lib/session";
 import { hubFor } from "../lib/hub";
@@ -25,6 +21,9 @@ export const auth = new Hono<AppEnv>()
     const { username, password } = c.req.valid("json");
     const db = c.var.db;
     const key = usernameKey(username);
+    // S11: registrations per address (IPv6: per /64), counted before any work.
+    const address = addressBlock(c.req.header("CF-Connecting-IP") ?? "local");
+    await requireWindow(db, `reg:${address}`, accountRates(c.env).register, "new accounts from your network");
     const taken = await db.select({ id: users.id }).from(users).where(eq(users.usernameKey, key)).get();
     if (taken) throw apiError(409, "username_taken", "That username is taken");
     const user = { id: newId(), username };
@@ -44,21 +43,17 @@ export const auth = new Hono<AppEnv>()
     const db = c.var.db;
     const key = usernameKey(username);
     const address = c.req.header("CF-Connecting-IP") ?? "local";
-    const keys = [accountKey(key), addressKey(address)] as const;
-    const wait = await loginBlockedFor(db, keys);
+    // Counted before the hash is computed, in one statement per key (A7).
+    const wait = await claimLoginAttempt(db, loginLimits(c.env), key, address);
     if (wait > 0) {
-      throw apiError(429, "rate_limited", `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} min.`, {
-        "Retry-After": String(wait),
-      });
+      const when = wait < 90 ? `${wait} s` : `${Math.ceil(wait / 60)} min`;
+      throw apiError(429, "rate_limited", `Too many sign-in attempts. Try again in ${when}.`, { "Retry-After": String(wait) });
     }
     const row = await db.select().from(users).where(eq(users.usernameKey, key)).get();
     // Spend the same PBKDF2 time whether or not the account exists.
     const ok = await verifyPassword(password, row?.passwordHash ?? (await dummyPasswordHash()));
-    if (!row || !ok) {
-      await recordLoginFailure(db, keys);
-      throw apiError(401, "invalid_credentials", "Wrong username or password");
-    }
-    await clearLoginFailures(db, accountKey(key));
+    if (!row || !ok) throw apiError(401, "invalid_credentials", "Wrong username or password");
+    await clearLoginAttempts(db, key, address);
     const session = await createSession(db, row.id);
     setSessionCookie(c, session.token, session.expiresAt);
     return c.json({ user: { id: row.id, username: row.username } });

@@ -8,8 +8,8 @@
  */
 import { Hono } from "hono";
 import { apiError } from "../lib/errors";
-import { requireMembership } from "../lib/membership";
 import { requireAuth } from "../middleware/auth";
+import { requireMembership } from "../middleware/membership";
 import { hubShards } from "../lib/hub";
 import { sumReadings } from "../lib/meter";
 import type { AppEnv } from "../types";
@@ -22,23 +22,20 @@ export const benchHooks = new Hono<AppEnv>()
     return next();
   })
   .use(requireAuth())
-  .post("/rooms/:id/reset", async (c) => {
-    const roomId = c.req.param("id");
-    await requireMembership(c.var.db, roomId, c.var.auth.user.id);
+  .post("/rooms/:id/reset", requireMembership(), async (c) => {
+    const roomId = c.var.membership.room.id;
     await c.env.ROOM.getByName(roomId)
       .reset()
       .catch(() => undefined); // the abort rejects the call that caused it
     return c.body(null, 204);
   })
-  .get("/rooms/:id/meter", async (c) => {
-    const roomId = c.req.param("id");
-    await requireMembership(c.var.db, roomId, c.var.auth.user.id);
+  .get("/rooms/:id/meter", requireMembership(), async (c) => {
+    const roomId = c.var.membership.room.id;
     const [room, hubs] = await Promise.all([c.env.ROOM.getByName(roomId).meterReading(), Promise.all(allHubs(c.env).map((h) => h.meterReading()))]);
     return c.json({ room, hubs: sumReadings(hubs) });
   })
-  .delete("/rooms/:id/meter", async (c) => {
-    const roomId = c.req.param("id");
-    await requireMembership(c.var.db, roomId, c.var.auth.user.id);
+  .delete("/rooms/:id/meter", requireMembership(), async (c) => {
+    const roomId = c.var.membership.room.id;
     await Promise.all([c.env.ROOM.getByName(roomId).meterReset(), ...allHubs(c.env).map((h) => h.meterReset())]);
     return c.body(null, 204);
   });

@@ -4,12 +4,13 @@ import { apiError } from "../lib/errors";
 import { hubFor } from "../lib/hub";
 import { HUB_UPGRADE_HEADERS } from "../room/contract";
 import type { AppEnv } from "../types";
+import type { UnreadCounts, User } from "#protocol";
 
 export const me = new Hono<AppEnv>()
-  .get("/", (c) => c.json(c.var.auth.user))
+  .get("/", (c) => c.json(c.var.auth.user satisfies User))
   .get("/unread", async (c) => {
     const { user } = c.var.auth;
-    return c.json(await hubFor(c.env, user.id).getUnread(user.id));
+    return c.json((await hubFor(c.env, user.id).getUnread(user.id)) satisfies UnreadCounts);
   })
   .get("/ws", async (c) => {
     if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
@@ -19,5 +20,6 @@ export const me = new Hono<AppEnv>()
     const headers = new Headers({ Upgrade: "websocket" });
     headers.set(HUB_UPGRADE_HEADERS.userId, user.id);
     headers.set(HUB_UPGRADE_HEADERS.session, sessionHash);
+    headers.set(HUB_UPGRADE_HEADERS.expires, String(c.var.auth.expiresAt));
     return hubFor(c.env, user.id).fetch(new Request("https://hub/ws", { headers }));
   });

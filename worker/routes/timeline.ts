@@ -6,12 +6,23 @@
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { apiError } from "../lib/errors";
+import { requireMembership } from "../middleware/membership";
 import { jsonBody, query } from "../middleware/validate";
-import { EditMessageBody, EventsQuery, HistoryQuery, MarkUnreadBody, ReadBody, SendMessageBody } from "#protocol";
-import { UPGRADE_HEADERS } from "../room/contract";
-import type { Failure } from "../room/log";
+import {
+  EditMessageBody,
+  type EventsPage,
+  EventsQuery,
+  type HistoryPage,
+  HistoryQuery,
+  MarkUnreadBody,
+  type Message,
+  ReadBody,
+  type ReadReply,
+  SendMessageBody,
+  type SendResult,
+} from "#protocol";
+import { type Failure, UPGRADE_HEADERS } from "../room/contract";
 import type { AppEnv } from "../types";
-import { requireMembership } from "../lib/membership";
 
 const STATUS: Record<Failure["code"], ContentfulStatusCode> = {
   bad_request: 400,
@@ -27,15 +38,17 @@ function fail(f: Failure): never {
   throw apiError(STATUS[f.code], f.code, f.message, headers);
 }
 
+/** The reply of mark read / mark unread. */
+
 export const timeline = new Hono<AppEnv>()
+  // No requireMembership(): membership is checked by the room itself (one D1 query fewer per
+  // upgrade: a reconnect storm of thousands is bound by them); its refusals become the standard errors here.
   .get("/:id/ws", async (c) => {
     if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
       throw apiError(400, "bad_request", "This endpoint takes a WebSocket upgrade");
     }
     const roomId = c.req.param("id");
     const { user, sessionHash } = c.var.auth;
-    // Membership is checked by the room itself (one D1 query fewer per upgrade: a reconnect storm
-    // of thousands is bound by them); its refusals become the standard errors here.
     const headers = new Headers({ Upgrade: "websocket" });
     for (const h of ["Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol"]) {
       const v = c.req.header(h);
@@ -45,65 +58,49 @@ export const timeline = new Hono<AppEnv>()
     headers.set(UPGRADE_HEADERS.userId, user.id);
     headers.set(UPGRADE_HEADERS.username, user.username);
     headers.set(UPGRADE_HEADERS.session, sessionHash);
+    headers.set(UPGRADE_HEADERS.expires, String(c.var.auth.expiresAt));
     const url = new URL(c.req.url);
     const res = await c.env.ROOM.getByName(roomId).fetch(new Request(`https://room/ws${url.search}`, { headers }));
     if (res.status === 404) throw apiError(404, "not_found", "Room not found");
     if (res.status === 403) throw apiError(403, "forbidden", "You are not a member of this room");
     return res;
   })
-  .get("/:id/messages", query(HistoryQuery), async (c) => {
-    const roomId = c.req.param("id");
-    await requireMembership(c.var.db, roomId, c.var.auth.user.id);
+  .get("/:id/messages", requireMembership(), query(HistoryQuery), async (c) => {
     const { before, limit } = c.req.valid("query");
-    return c.json(await c.env.ROOM.getByName(roomId).history(before, limit));
+    const page = await c.env.ROOM.getByName(c.var.membership.room.id).history(before, limit);
+    return c.json(page satisfies HistoryPage);
   })
-  .get("/:id/events", query(EventsQuery), async (c) => {
-    const roomId = c.req.param("id");
-    await requireMembership(c.var.db, roomId, c.var.auth.user.id);
-    const res = await c.env.ROOM.getByName(roomId).eventsAfter(c.req.valid("query").after);
+  .get("/:id/events", requireMembership(), query(EventsQuery), async (c) => {
+    const res = await c.env.ROOM.getByName(c.var.membership.room.id).eventsAfter(c.req.valid("query").after);
     if (!res.ok) {
       throw apiError(409, "resync_required", res.message, {}, { seq: res.seq ?? 0 });
     }
-    return c.json({ events: res.events, seq: res.seq });
+    return c.json({ events: res.events, seq: res.seq } satisfies EventsPage);
   })
-  .post("/:id/messages", ...jsonBody(SendMessageBody), async (c) => {
-    const roomId = c.req.param("id");
-    const { user } = c.var.auth;
-    await requireMembership(c.var.db, roomId, user.id);
+  .post("/:id/messages", requireMembership(), ...jsonBody(SendMessageBody), async (c) => {
     const { clientId, text } = c.req.valid("json");
-    const res = await c.env.ROOM.getByName(roomId).sendMessage(user, clientId, text);
+    const res = await c.env.ROOM.getByName(c.var.membership.room.id).sendMessage(c.var.auth.user, clientId, text);
     if (!res.ok) fail(res);
-    return c.json({ message: res.message, seq: res.seq, duplicate: res.duplicate }, res.duplicate ? 200 : 201);
+    return c.json({ message: res.message, seq: res.seq, duplicate: res.duplicate } satisfies SendResult, res.duplicate ? 200 : 201);
   })
-  .post("/:id/read", ...jsonBody(ReadBody), async (c) => {
-    const roomId = c.req.param("id");
-    const { user } = c.var.auth;
-    await requireMembership(c.var.db, roomId, user.id);
-    const res = await c.env.ROOM.getByName(roomId).markRead(user, c.req.valid("json").seq);
+  .post("/:id/read", requireMembership(), ...jsonBody(ReadBody), async (c) => {
+    const res = await c.env.ROOM.getByName(c.var.membership.room.id).markRead(c.var.auth.user, c.req.valid("json").seq);
     if (!res.ok) fail(res);
-    return c.json({ readSeq: res.readSeq, unread: res.unread, changed: res.changed });
+    return c.json({ readSeq: res.readSeq, unread: res.unread, changed: res.changed } satisfies ReadReply);
   })
-  .post("/:id/unread", ...jsonBody(MarkUnreadBody), async (c) => {
-    const roomId = c.req.param("id");
-    const { user } = c.var.auth;
-    await requireMembership(c.var.db, roomId, user.id);
-    const res = await c.env.ROOM.getByName(roomId).markRead(user, c.req.valid("json").seq, true);
+  .post("/:id/unread", requireMembership(), ...jsonBody(MarkUnreadBody), async (c) => {
+    const res = await c.env.ROOM.getByName(c.var.membership.room.id).markRead(c.var.auth.user, c.req.valid("json").seq, true);
     if (!res.ok) fail(res);
-    return c.json({ readSeq: res.readSeq, unread: res.unread, changed: res.changed });
+    return c.json({ readSeq: res.readSeq, unread: res.unread, changed: res.changed } satisfies ReadReply);
   })
-  .patch("/:id/messages/:messageId", ...jsonBody(EditMessageBody), async (c) => {
-    const roomId = c.req.param("id");
-    const { user } = c.var.auth;
-    await requireMembership(c.var.db, roomId, user.id);
-    const res = await c.env.ROOM.getByName(roomId).editMessage(user, c.req.param("messageId"), c.req.valid("json").text);
+  .patch("/:id/messages/:messageId", requireMembership(), ...jsonBody(EditMessageBody), async (c) => {
+    const room = c.env.ROOM.getByName(c.var.membership.room.id);
+    const res = await room.editMessage(c.var.auth.user, c.req.param("messageId"), c.req.valid("json").text);
     if (!res.ok) fail(res);
-    return c.json({ message: res.message });
+    return c.json({ message: res.message satisfies Message });
   })
-  .delete("/:id/messages/:messageId", async (c) => {
-    const roomId = c.req.param("id");
-    const { user } = c.var.auth;
-    await requireMembership(c.var.db, roomId, user.id);
-    const res = await c.env.ROOM.getByName(roomId).deleteMessage(user, c.req.param("messageId"));
+  .delete("/:id/messages/:messageId", requireMembership(), async (c) => {
+    const res = await c.env.ROOM.getByName(c.var.membership.room.id).deleteMessage(c.var.auth.user, c.req.param("messageId"));
     if (!res.ok) fail(res);
     return c.body(null, 204);
   });

@@ -1,0 +1,145 @@
+/**
+ * The file catalog: the `files` rows in D1 and the FileInfo they make. A row
+ * is `pending` while its bytes stream into R2 and `ready` once they are
+ * stored; only ready files are listed, served or announced.
+ */
+import { and, desc, eq, lt, or, sql } from "drizzle-orm";
+import { files, memberships, rooms, users } from "../db/schema";
+import { apiError } from "../lib/errors";
+import type { FileInfo, FilesPage } from "#protocol";
+import type { DB } from "../types";
+
+/** The columns that make a FileInfo (with `thumbKey`, see toInfo). */
+export const fileColumns = {
+  file_id: files.id,
+  room_id: files.roomId,
+  filename: files.name,
+  file_type: files.type,
+  file_size: files.size,
+  uploaded_by: users.username,
+  uploader_id: files.uploaderId,
+  uploaded_at: files.createdAt,
+  description: files.description,
+  thumbKey: files.thumbKey,
+  seq: files.seq,
+};
+
+type FileRow = { thumbKey: string | null } & Omit<FileInfo, "has_thumbnail">;
+export const toInfo = ({ thumbKey, ...f }: FileRow): FileInfo => ({ ...f, has_thumbnail: thumbKey !== null });
+
+/** A ready file with where its bytes are and who owns its room. */
+export type StoredFile = FileRow & { r2Key: string; ownerId: string };
+
+/** Ready files of a room, newest first, optionally filtered by name; `next` is the cursor of the next page. */
+export async function listFiles(db: DB, roomId: string, opts: { q?: string; before?: string; limit: number }): Promise<FilesPage> {
+  const conds = [eq(files.roomId, roomId), eq(files.state, "ready")];
+  if (opts.q) conds.push(sql`${files.name} LIKE ${`%${opts.q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`} ESCAPE '\\'`);
+  if (opts.before) {
+    const [ts, id] = opts.before.split(":");
+    const t = Number(ts);
+    if (Number.isFinite(t) && id) conds.push(or(lt(files.createdAt, t), and(eq(files.createdAt, t), lt(files.id, id)))!);
+  }
+  const rows = await db
+    .select(fileColumns)
+    .from(files)
+    .innerJoin(users, eq(users.id, files.uploaderId))
+    .where(and(...conds))
+    .orderBy(desc(files.createdAt), desc(files.id))
+    .limit(opts.limit + 1);
+  const page = rows.slice(0, opts.limit).map(toInfo);
+  const last = page.at(-1);
+  return { files: page, next: rows.length > opts.limit && last ? `${last.uploaded_at}:${last.file_id}` : null };
+}
+
+/** A ready file the caller may see: 404 when missing, 403 when not a member of its room. */
+export async function requireFileAccess(db: DB, fileId: string, userId: string): Promise<StoredFile> {
+  const file = await db
+    .select({ ...fileColumns, r2Key: files.r2Key, ownerId: rooms.ownerId })
+    .from(files)
+    .innerJoin(users, eq(users.id, files.uploaderId))
+    .innerJoin(rooms, eq(rooms.id, files.roomId))
+    .where(and(eq(files.id, fileId), eq(files.state, "ready")))
+    .get();
+  if (!file) throw apiError(404, "not_found", "File not found");
+  const member = await db
+    .select({ role: memberships.role })
+    .from(memberships)
+    .where(and(eq(memberships.roomId, file.room_id), eq(memberships.userId, userId)))
+    .get();
+  if (!member) throw apiError(403, "forbidden", "You are not a member of this file's room");
+  return file;
+}
+
+/** The ready upload a user already made in a room with this clientId, if any (a retried upload). */
+export async function findUpload(db: DB, roomId: string, uploaderId: string, clientId: string): Promise<FileInfo | null> {
+  const row = await db
+    .select(fileColumns)
+    .from(files)
+    .innerJoin(users, eq(users.id, files.uploaderId))
+    .where(and(eq(files.roomId, roomId), eq(files.uploaderId, uploaderId), eq(files.clientId, clientId), eq(files.state, "ready")))
+    .get();
+  return row ? toInfo(row) : null;
+}
+
+/** The row of an upload that has begun; 409 when the same clientId is already uploading. */
+export async function insertPending(db: DB, row: Omit<typeof files.$inferInsert, "state" | "size" | "createdAt">): Promise<void> {
+  try {
+    const now = Date.now();
+    await db.insert(files).values({ ...row, size: 0, state: "pending", createdAt: now, progressAt: now });
+  } catch (err) {
+    if (String(err).includes("UNIQUE")) throw apiError(409, "conflict", "An upload with this clientId is already in progress");
+    throw err;
+  }
+}
+
+/**
+ * The bytes are stored: the pending row becomes `ready` (and listable) with
+ * its final size, description and thumbnail. False when the row is gone
+ * (swept as dead): the caller must then delete the bytes, not announce them.
+ */
+export async function markReady(db: DB, fileId: string, set: { size: number; description: string; thumbKey: string | null; createdAt: number }): Promise<boolean> {
+  const rows = await db
+    .update(files)
+    .set({ state: "ready", progressAt: null, ...set })
+    .where(and(eq(files.id, fileId), eq(files.state, "pending")))
+    .returning({ id: files.id });
+  return rows.length > 0;
+}
+
+/** A long upload is still moving (the sweep keeps it). False when its row is gone. */
+export async function touchPending(db: DB, fileId: string, now = Date.now()): Promise<boolean> {
+  const rows = await db
+    .update(files)
+    .set({ progressAt: now })
+    .where(and(eq(files.id, fileId), eq(files.state, "pending")))
+    .returning({ id: files.id });
+  return rows.length > 0;
+}
+
+/** Drop a file's row (an upload that failed half-way). */
+export async function deleteRow(db: DB, fileId: string): Promise<void> {
+  await db.delete(files).where(eq(files.id, fileId));
+}
+
+/** Make sure a ready file has been announced to its room (a retry, or the sweep, repairs a failed announce). */
+export async function announce(env: Env, db: DB, info: FileInfo): Promise<FileInfo> {
+  if (info.seq !== null) return info;
+  const { seq: _unused, ...rest } = info;
+  const { seq } = await env.ROOM.getByName(info.room_id).announceFile(rest);
+  await db.update(files).set({ seq }).where(eq(files.id, info.file_id));
+  return { ...info, seq };
+}
+
+/**
+ * Delete a file: 403 unless the caller uploaded it or owns its room. The room
+ * first (idempotent, members drop it live), then the bytes and the row, so a
+ * retry after a failure converges.
+ */
+export async function deleteFile(env: Env, db: DB, file: StoredFile, userId: string): Promise<void> {
+  if (file.uploader_id !== userId && file.ownerId !== userId) {
+    throw apiError(403, "forbidden", "Only the uploader or the room's owner can delete this file");
+  }
+  await env.ROOM.getByName(file.room_id).removeFile(file.file_id);
+  await env.FILES.delete([file.r2Key, ...(file.thumbKey ? [file.thumbKey] : [])]);
+  await deleteRow(db, file.file_id);
+}
