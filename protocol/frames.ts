@@ -3,7 +3,7 @@
  * socket's client and server frames, close codes and timing.
  */
 import { z } from "zod";
-import { ClientId, FileInfo, Member, Message, MessageText, Receipt, RoomSummary } from "./model.ts";
+import { ClientId, FileInfo, Member, Message, MessageText, Receipt, RoomPreview, RoomSummary } from "./model.ts";
 
 // ------------------------------------------------------------------ badges
 
@@ -38,7 +38,20 @@ export const RoomRemoved = z.object({ type: z.literal("room_removed"), roomId: z
 export const RoomUpdated = z.object({ type: z.literal("room_updated"), room: z.object({ id: z.string(), name: z.string() }) });
 
 /** Frames on the badge socket `/api/me/ws` (it accepts only pings from clients). */
-export const HubFrame = z.discriminatedUnion("type", [NotificationCountUpdate, RoomAdded, RoomRemoved, RoomUpdated, z.object({ type: z.literal("pong") })]);
+/**
+ * `room_activity`: a new message or file in a room of mine, for the rooms
+ * list's order and preview. Sent with the count push to the members it goes
+ * to (never the author, whose own page knows).
+ */
+export const RoomActivity = z.object({
+  type: z.literal("room_activity"),
+  roomId: z.string(),
+  lastActivityAt: z.number(),
+  preview: RoomPreview.nullable(),
+});
+export type RoomActivity = z.infer<typeof RoomActivity>;
+
+export const HubFrame = z.discriminatedUnion("type", [NotificationCountUpdate, RoomAdded, RoomRemoved, RoomUpdated, RoomActivity, z.object({ type: z.literal("pong") })]);
 export type HubFrame = z.infer<typeof HubFrame>;
 
 // ------------------------------------------------------------ room events

@@ -43,8 +43,40 @@ export const LoginBody = z.object({
     .transform(normalize),
 });
 
-export const User = z.object({ id: z.string(), username: z.string() });
+export const User = z.object({
+  id: z.string(),
+  username: z.string(),
+  /** Shown instead of the username where it is set (settings, `PATCH /api/me`). */
+  displayName: z.string().nullable().optional(),
+});
 export type User = z.infer<typeof User>;
+
+/** A display name: 1–64 characters after NFKC normalisation and trimming; no control or bidi-override characters. */
+export const DisplayName = z
+  .string()
+  .max(64 * 4)
+  .transform(normalize)
+  .pipe(
+    z
+      .string()
+      .trim()
+      .min(1, "Display name must not be empty")
+      .max(64, "Display name must be at most 64 characters")
+      .refine((s) => ![...s].some((ch) => ch.charCodeAt(0) < 0x20 || ch === "\u007f"), "Display name may not contain control characters")
+      .refine((s) => !BIDI_OVERRIDES.test(s), "Display name may not contain bidirectional override characters"),
+  );
+
+/** `PATCH /api/me`: `displayName: null` clears it. */
+export const UpdateMeBody = z.object({ displayName: DisplayName.nullable() });
+export type UpdateMeBody = z.infer<typeof UpdateMeBody>;
+
+/** `POST /api/me/password`: other sessions are signed out; this one stays. */
+export const ChangePasswordBody = z.object({ currentPassword: LoginBody.shape.password, newPassword: Password });
+export type ChangePasswordBody = z.infer<typeof ChangePasswordBody>;
+
+/** `DELETE /api/me`: the password again, so a left-open tab cannot delete the account. */
+export const DeleteMeBody = z.object({ password: LoginBody.shape.password });
+export type DeleteMeBody = z.infer<typeof DeleteMeBody>;
 
 // ------------------------------------------------------------------- rooms
 
@@ -69,14 +101,29 @@ export type Role = z.infer<typeof Role>;
 export const Member = z.object({ id: z.string(), username: z.string(), role: Role, joinedAt: z.number() });
 export type Member = z.infer<typeof Member>;
 
+/** A group room, or a direct-message room of exactly two people. */
+export const RoomKind = z.enum(["room", "dm"]);
+export type RoomKind = z.infer<typeof RoomKind>;
+
+/** The start of a room's latest message, for the rooms list. */
+export const RoomPreview = z.object({ userId: z.string(), username: z.string(), text: z.string().max(160), ts: z.number() });
+export type RoomPreview = z.infer<typeof RoomPreview>;
+
 export const RoomSummary = z.object({
   id: z.string(),
+  /** For a DM, the other person's display name or username. */
   name: z.string(),
   ownerId: z.string(),
   role: Role,
   memberCount: z.number(),
   unread: z.number(),
   createdAt: z.number(),
+  kind: RoomKind.optional(),
+  /** For a DM: the other person. */
+  dmWith: User.optional(),
+  /** The time of the latest message or file (ms), else `createdAt`: the rooms list is sorted by it, newest first. */
+  lastActivityAt: z.number().optional(),
+  preview: RoomPreview.nullable().optional(),
 });
 export type RoomSummary = z.infer<typeof RoomSummary>;
 
