@@ -64,8 +64,13 @@ describe("R15 a hub that throws or hangs delays no caller", () => {
 
   it("a failing push leaves the alarm set, and an alarm whose work fails is rethrown for the runtime to retry", async () => {
     const alice = await register();
+    const carol = await register();
     const room = await createRoom(alice);
+    // Let the creation's own pushes settle, then break the hubs: carol's room_added can only fail, and stays
+    // queued (the room is busy until a retry gets it through), whatever the timing.
+    await expect.poll(() => runInDurableObject(env.ROOM.getByName(room.id), (r: Room) => r.pushes.busy)).toBe(false);
     await breakHubs(room.id, "throws");
+    expect((await addMember(alice, room.id, carol)).status).toBe(201);
     await call(`/api/rooms/${room.id}/messages`, { cookie: alice.cookie, json: { clientId: crypto.randomUUID(), text: "x" } });
     const alarm = await runInDurableObject(env.ROOM.getByName(room.id), (_r, s) => s.storage.getAlarm());
     expect(alarm).not.toBeNull();
