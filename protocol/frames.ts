@@ -3,7 +3,7 @@
  * socket's client and server frames, close codes and timing.
  */
 import { z } from "zod";
-import { ClientId, FileInfo, Member, Message, MessageText, Receipt, RoomPreview, RoomSummary } from "./model.ts";
+import { ClientId, FileInfo, Member, Message, MessageText, Receipt, RoomPreview, RoomSummary, User } from "./model.ts";
 
 // ------------------------------------------------------------------ badges
 
@@ -34,8 +34,8 @@ export type NotificationCountUpdate = z.infer<typeof NotificationCountUpdate>;
 export const RoomAdded = z.object({ type: z.literal("room_added"), room: RoomSummary });
 /** `room_removed`: I am no longer a member (removed, or I left); drop it from my list and badge. */
 export const RoomRemoved = z.object({ type: z.literal("room_removed"), roomId: z.string() });
-/** `room_updated`: a room of mine changed (renamed). */
-export const RoomUpdated = z.object({ type: z.literal("room_updated"), room: z.object({ id: z.string(), name: z.string() }) });
+/** `room_updated`: a room of mine changed (renamed; for a DM: the other person changed their display name, then `dmWith` is set). */
+export const RoomUpdated = z.object({ type: z.literal("room_updated"), room: z.object({ id: z.string(), name: z.string(), dmWith: User.optional() }) });
 
 /** Frames on the badge socket `/api/me/ws` (it accepts only pings from clients). */
 /**
@@ -66,8 +66,17 @@ export const RoomEvent = z.discriminatedUnion("type", [
   z.object({ type: z.literal("file_deleted"), seq: z.number().int(), ts: z.number(), file_id: z.string(), uploader_id: z.string() }),
   /** Someone became a member (added by the owner, or created the room). */
   z.object({ type: z.literal("member_joined"), seq: z.number().int(), ts: z.number(), member: Member }),
-  /** Someone stopped being a member (`removed` by the owner, or left). */
-  z.object({ type: z.literal("member_left"), seq: z.number().int(), ts: z.number(), userId: z.string(), username: z.string() }),
+  /** Someone stopped being a member (removed by the owner, or left; `accountDeleted` when their account was deleted). */
+  z.object({
+    type: z.literal("member_left"),
+    seq: z.number().int(),
+    ts: z.number(),
+    userId: z.string(),
+    username: z.string(),
+    accountDeleted: z.boolean().optional(),
+  }),
+  /** A member's display name (or username, or role) changed: replace them in the members list. */
+  z.object({ type: z.literal("member_updated"), seq: z.number().int(), ts: z.number(), member: Member }),
   /** The room has a new name. */
   z.object({ type: z.literal("room_renamed"), seq: z.number().int(), ts: z.number(), name: z.string() }),
 ]);

@@ -43,6 +43,9 @@ export const LoginBody = z.object({
     .transform(normalize),
 });
 
+/** How a deleted account appears: as the author of its messages and files, and in a DM with it. */
+export const DELETED_USER_NAME = "deleted user";
+
 export const User = z.object({
   id: z.string(),
   username: z.string(),
@@ -94,11 +97,20 @@ export const RoomName = z
 export const CreateRoomBody = z.object({ name: RoomName });
 export const RenameRoomBody = z.object({ name: RoomName });
 export const AddMemberBody = z.object({ username: z.string().transform(normalize).pipe(z.string().trim().min(1).max(128)) });
+/** `POST /api/dm`: open (or create) the direct-message room with that user; answers `{ room: RoomSummary }`. */
+export const OpenDmBody = AddMemberBody;
 
 export const Role = z.enum(["owner", "member"]);
 export type Role = z.infer<typeof Role>;
 
-export const Member = z.object({ id: z.string(), username: z.string(), role: Role, joinedAt: z.number() });
+export const Member = z.object({
+  id: z.string(),
+  username: z.string(),
+  role: Role,
+  joinedAt: z.number(),
+  /** Shown instead of the username where it is set; a change arrives as `member_updated`. */
+  displayName: z.string().nullable().optional(),
+});
 export type Member = z.infer<typeof Member>;
 
 /** A group room, or a direct-message room of exactly two people. */
@@ -106,7 +118,16 @@ export const RoomKind = z.enum(["room", "dm"]);
 export type RoomKind = z.infer<typeof RoomKind>;
 
 /** The start of a room's latest message, for the rooms list. */
-export const RoomPreview = z.object({ userId: z.string(), username: z.string(), text: z.string().max(160), ts: z.number() });
+export const RoomPreview = z.object({
+  userId: z.string(),
+  /** The author's username when they sent it ("deleted user" once the account is deleted). */
+  username: z.string(),
+  /** The author's display name when they sent it, if they had one. */
+  displayName: z.string().nullable().optional(),
+  /** The first 160 UTF-16 units of the text (never a lone surrogate half). */
+  text: z.string().max(160),
+  ts: z.number(),
+});
 export type RoomPreview = z.infer<typeof RoomPreview>;
 
 export const RoomSummary = z.object({
@@ -121,6 +142,8 @@ export const RoomSummary = z.object({
   kind: RoomKind.optional(),
   /** For a DM: the other person. */
   dmWith: User.optional(),
+  /** For a DM: the same as `dmWith` (the name /work/shared/CONTRACT.md gives it). */
+  peer: User.optional(),
   /** The time of the latest message or file (ms), else `createdAt`: the rooms list is sorted by it, newest first. */
   lastActivityAt: z.number().optional(),
   preview: RoomPreview.nullable().optional(),
@@ -221,7 +244,8 @@ export type Receipt = z.infer<typeof Receipt>;
 
 /** `GET /api/rooms/:id`: everything a room page needs, current at `seq`. */
 export const RoomSnapshot = z.object({
-  room: z.object({ id: z.string(), name: z.string(), ownerId: z.string(), createdAt: z.number() }),
+  /** For a DM: `name` is the other person's display name or username, `dmWith` the other person. */
+  room: z.object({ id: z.string(), name: z.string(), ownerId: z.string(), createdAt: z.number(), kind: RoomKind.optional(), dmWith: User.optional() }),
   role: Role,
   members: z.array(Member),
   /** The latest messages, oldest first; `hasMore` when older ones exist (page with `before`). */

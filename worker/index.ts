@@ -13,6 +13,7 @@ import { pruneExpired } from "./lib/prune";
 import { requireAuth } from "./middleware/auth";
 import { originGuard } from "./middleware/origin";
 import { auth } from "./routes/auth";
+import { dmApi } from "./routes/dm";
 import { health } from "./routes/health";
 import { me } from "./routes/me";
 import { roomsApi } from "./routes/rooms";
@@ -42,6 +43,7 @@ app.use(async function database(c, next) {
   return next();
 });
 app.use("/me/*", requireAuth());
+app.use("/dm/*", requireAuth());
 app.use("/rooms/*", requireAuth());
 app.use("/files/*", requireAuth());
 // The routes of one room (`/rooms/:id/…`) each start with requireMembership() (middleware/membership.ts),
@@ -51,6 +53,7 @@ app
   .route("/health", health)
   .route("/auth", auth)
   .route("/me", me)
+  .route("/dm", dmApi)
   .route("/rooms", roomsApi)
   .route("/rooms", timeline)
   .route("/rooms", roomFiles)

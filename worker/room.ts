@@ -12,7 +12,6 @@
  * Callers wait for the room's own commit, never for pushes to other objects.
  */
 import {
-  type ClientFrame,
   CLOSE,
   type CountTrigger,
   type FileInfo,
@@ -27,14 +26,17 @@ import { newId } from "./lib/encoding";
 import { type CountFor, hubShardName, hubShards } from "./lib/hub";
 import { roomRates } from "./lib/limits";
 import { migrate } from "./lib/sql-migrations";
-import { type BaseAttachment, SocketObject, userTag } from "./lib/socket-object";
+import { ACCOUNT_DELETED, type BaseAttachment, SocketObject, userTag } from "./lib/socket-object";
 import { safeClose } from "./lib/ws";
 import { Activities } from "./room/activity";
 import { AlarmClock } from "./room/alarm";
-import { activityFrame, frameSize, parseFrame, send, sendError, socketCode } from "./room/frames";
+import { dispatch } from "./room/dispatch";
+import { anonymise } from "./room/forget";
+import { activityFrame, frameSize, parseFrame, send, sendError } from "./room/frames";
+import { Latest } from "./room/latest";
 import { type Actor, EventLog, type Failure } from "./room/log";
-import { applyMembership, type D1Room, membershipVersion, readMembership, recordSynced } from "./room/membership";
-import { type MemberInput, Members, type MemberState } from "./room/members";
+import { applyMembership, type D1View, membershipVersion, readMembership, recordSynced } from "./room/membership";
+import { Members, type MemberState } from "./room/members";
 import { RoomMeta } from "./room/meta";
 import { Presence } from "./room/presence";
 import { Pushes } from "./room/pushes";
@@ -59,6 +61,7 @@ export class Room extends SocketObject<Attachment> {
   readonly members: Members;
   readonly pushes: Pushes;
   readonly #activity: Activities;
+  readonly #latest: Latest;
   readonly #writes: RoomWrites;
   readonly #alarm: AlarmClock;
   readonly #meta: RoomMeta;
@@ -78,6 +81,7 @@ export class Room extends SocketObject<Attachment> {
     this.log = new EventLog(this.sql);
     this.members = new Members(this.sql, this.log, () => this.#onMembersLoaded());
     this.#activity = new Activities(this.sql);
+    this.#latest = new Latest(this.sql, () => Number(this.#meta.get("created_at") ?? 0), (id) => this.members.get(id)?.displayName ?? null);
     const shards = hubShards(env);
     this.#shardOf = (userId) => hubShardName(userId, shards);
     this.pushes = new Pushes(
@@ -88,6 +92,7 @@ export class Room extends SocketObject<Attachment> {
         roomId: () => this.#meta.get("room_id"),
         shardOf: this.#shardOf,
         retryAt: (at) => this.#alarm.atOrBefore(at),
+        latest: () => this.#latest.get(),
       },
       (shard, batch) => this.env.USER_HUB.getByName(shard).deliver(batch),
     );
@@ -95,9 +100,10 @@ export class Room extends SocketObject<Attachment> {
       log: this.log,
       members: this.members,
       activity: this.#activity,
+      latest: this.#latest,
       write: (fn) => this.#write(fn),
       broadcast: (frame, except) => this.#broadcast(frame, except),
-      pushed: (changed, trigger) => this.#pushed(changed, trigger),
+      pushed: (changed, trigger, author) => this.#pushed(changed, trigger, author),
       scheduleAlarm: (at) => this.#alarm.atOrBefore(at),
       resync: async () => {
         const roomId = this.#meta.get("room_id");
@@ -121,9 +127,27 @@ export class Room extends SocketObject<Attachment> {
    */
   async syncMembers(roomId: string): Promise<StoredMember[]> {
     this.meter.count("requests");
-    const { room, list } = await readMembership(this.env.DB, roomId);
-    this.#applyMembership(roomId, room, list);
+    const view = await readMembership(this.env.DB, roomId, this.members.list().map((m) => m.userId));
+    this.#applyMembership(roomId, view);
     return this.membersList();
+  }
+
+  /**
+   * An account was deleted (D1 has the tombstone): its sockets here close
+   * (1008, `signed out: account deleted`), it stops being a member (a
+   * `member_left` with `accountDeleted`), and its name leaves the log —
+   * messages, history, replays, file events (room/forget.ts). Also for rooms
+   * it had left. Idempotent.
+   */
+  async forgetUser(roomId: string, userId: string): Promise<void> {
+    this.meter.count("requests");
+    this.closeTagged(userTag(userId), CLOSE.policy, ACCOUNT_DELETED);
+    const wasMember = this.members.get(userId) !== undefined;
+    await this.syncMembers(roomId); // a member is removed and anonymised there, as D1 says the account is gone
+    if (!wasMember && this.#meta.get("room_id")) {
+      this.#write(() => anonymise(this.sql, userId));
+      this.#latest.invalidate();
+    }
   }
 
   /** The members this room knows, with their cursors and counts. */
@@ -145,7 +169,7 @@ export class Room extends SocketObject<Attachment> {
     const m = this.members.get(userId);
     if (!m) return null;
     if (watch) this.pushes.watch(userId);
-    return { n: m.unread, version: this.members.version(m) };
+    return { n: m.unread, version: this.members.version(m), ...this.#latest.get() };
   }
 
   // ================================================================ RPC: reading
@@ -288,7 +312,7 @@ export class Room extends SocketObject<Attachment> {
     const frame = parseFrame(raw);
     if (!frame.ok) return sendError(ws, "invalid_frame", frame.message, { clientId: frame.clientId });
     if (!this.members.get(att.userId)) return safeClose(ws, CLOSE.policy, "removed from room");
-    await this.#handle(ws, { id: att.userId, username: att.username }, frame.value);
+    await dispatch(this.#writes, this.log, ws, { id: att.userId, username: att.username }, frame.value);
   }
 
   protected override onClose(ws: WebSocket, att: Attachment): void {
@@ -320,42 +344,15 @@ export class Room extends SocketObject<Attachment> {
 
   // ================================================================ internals
 
-  async #handle(ws: WebSocket, actor: Actor, frame: ClientFrame): Promise<void> {
-    switch (frame.type) {
-      case "send": {
-        const res = await this.#writes.send(actor, frame.clientId, frame.text);
-        if (!res.ok) return sendError(ws, socketCode(res.code), res.message, { clientId: frame.clientId, retryAfter: res.retryAfter });
-        send(ws, { type: "ack", clientId: frame.clientId, messageId: res.message.id, seq: res.seq, duplicate: res.duplicate });
-        return;
-      }
-      case "read":
-      case "mark_unread": {
-        const res = this.#writes.markRead(actor, frame.seq, frame.type === "mark_unread");
-        if (!res.ok) sendError(ws, socketCode(res.code), res.message, { retryAfter: res.retryAfter });
-        return;
-      }
-      case "edit":
-      case "delete": {
-        const res = frame.type === "edit" ? this.#writes.edit(actor, frame.messageId, frame.text) : this.#writes.delete(actor, frame.messageId);
-        if (!res.ok) return sendError(ws, socketCode(res.code), res.message, { ref: frame.ref, retryAfter: res.retryAfter });
-        if (frame.ref) send(ws, { type: "done", ref: frame.ref, seq: res.event?.seq ?? this.log.head() });
-        return;
-      }
-      case "typing": {
-        const res = this.#writes.setActivity(actor, "typing", frame.typing, ws);
-        if (!res.ok) sendError(ws, socketCode(res.code), res.message, { retryAfter: res.retryAfter });
-        return;
-      }
-    }
-  }
-
   /** D1's view of the room, applied in one transaction (room/membership.ts); then its effects. */
-  #applyMembership(roomId: string, room: D1Room | undefined, list: MemberInput[]): void {
-    const deps = { meta: this.#meta, members: this.members, log: this.log, activity: this.#activity, pushes: this.pushes, shardOf: this.#shardOf };
-    const res = this.#write(() => applyMembership(deps, roomId, room, list, Date.now()));
+  #applyMembership(roomId: string, view: D1View): void {
+    const { room } = view;
+    const deps = { meta: this.#meta, members: this.members, log: this.log, activity: this.#activity, pushes: this.pushes, latest: this.#latest };
+    const forget = (userId: string) => anonymise(this.sql, userId);
+    const res = this.#write(() => applyMembership({ ...deps, shardOf: this.#shardOf, anonymise: forget }, roomId, view, Date.now()));
     if (!res) return;
     for (const m of res.removed) {
-      this.closeTagged(userTag(m.userId), CLOSE.policy, "removed from room");
+      this.closeTagged(userTag(m.userId), CLOSE.policy, res.deleted.has(m.userId) ? ACCOUNT_DELETED : "removed from room");
       this.#presence.left(m.userId, m.username);
     }
     for (const e of res.events) this.#broadcast(e);
@@ -365,8 +362,9 @@ export class Room extends SocketObject<Attachment> {
   }
 
   /** After a write that changed these members' counts: push, off the caller's path, with the alarm as backstop. */
-  #pushed(changed: Iterable<string>, trigger: CountTrigger): void {
+  #pushed(changed: string[], trigger: CountTrigger, author?: string): void {
     this.pushes.markDirty(changed, trigger);
+    if (author !== undefined) this.pushes.markActivity(changed.filter((id) => id !== author));
     this.pushes.kick();
     this.#alarm.atOrBefore(Date.now() + ALARM_EVERY_MS);
   }
@@ -379,6 +377,7 @@ export class Room extends SocketObject<Attachment> {
       this.log.invalidate();
       this.members.invalidate();
       this.#meta.invalidate();
+      this.#latest.invalidate();
       throw err;
     }
   }

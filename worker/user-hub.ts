@@ -7,8 +7,10 @@
  * connects, it builds their whole map (their rooms from D1, each room's
  * count by RPC, newest version wins), and drops it when their last tab
  * closes. A room calls `deliver` once per shard with the counts that changed
- * and any rooms-list notices; the hub writes a row only for users who have a
- * tab open (k rows for k such users) and pushes the numbers to their tabs.
+ * and any rooms-list notices (and, after a new message or file, the room's
+ * latest activity: `room_activity`, no row); the hub writes a row only for
+ * users who have a tab open (k rows for k such users) and pushes the numbers
+ * to their tabs.
  * For a user with no tab open, `getUnread` asks their rooms directly: exact,
  * and only rows read.
  */
@@ -115,6 +117,10 @@ export class UserHub extends SocketObject<Attachment> {
         }
       }
     });
+    if (batch.activity) {
+      const { userIds, lastActivityAt, preview } = batch.activity;
+      for (const userId of userIds) if (isOnline(userId)) frames.push({ userId, frame: { type: "room_activity", roomId: batch.roomId, lastActivityAt, preview } });
+    }
     for (const { userId, frame } of frames) this.#sendTo(userId, frame);
     for (const userId of changed) this.#pushCount(userId, batch.roomId, batch.trigger);
     return { offline: [...online].filter(([, on]) => !on).map(([id]) => id) };

@@ -8,14 +8,14 @@ describe("register, sign in, sign out", () => {
     const u = await register();
     const res = await call("/api/me", { cookie: u.cookie });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ id: u.id, username: u.username });
+    expect(await res.json()).toEqual({ id: u.id, username: u.username, displayName: null });
   });
 
   it("signs in with the right password and refuses a wrong one", async () => {
     const u = await register();
     const ok = await call("/api/auth/login", { json: { username: u.username, password: u.password } });
     expect(ok.status).toBe(200);
-    expect(await ok.json()).toEqual({ user: { id: u.id, username: u.username } });
+    expect(await ok.json()).toEqual({ user: { id: u.id, username: u.username, displayName: null } });
     const me = await call("/api/me", { cookie: sessionCookie(ok) });
     expect(me.status).toBe(200);
 

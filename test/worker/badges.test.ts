@@ -184,8 +184,9 @@ describe("badges pushed to every tab", () => {
     await send(roomId, alice, "b");
     await tab.until(() => tab.frames.length >= 4, "four frames");
     for (const raw of tab.raw as { type: string }[]) {
-      // Counts carry the numbers; rooms-list frames carry the room itself.
+      // Counts carry the numbers; rooms-list frames carry the room itself (room_activity: its new time and preview).
       if (raw.type === "notification_count_update") expect(raw).toMatchObject({ total: expect.any(Number), rooms: expect.any(Object) });
+      else if (raw.type === "room_activity") expect(raw).toMatchObject({ roomId, lastActivityAt: expect.any(Number), preview: expect.anything() });
       else expect(raw).toMatchObject({ type: expect.stringMatching(/^room_(added|updated|removed)$/) });
     }
     expect(tab.frames.length).toBeGreaterThanOrEqual(4);

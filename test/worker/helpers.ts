@@ -2,6 +2,7 @@
 import { env, exports } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import type { Room } from "../../worker/room";
+import type { FileInfo, Message } from "#protocol";
 
 export const ORIGIN = "https://parley.test";
 
@@ -119,4 +120,33 @@ export async function pollUntil<T>(fn: () => Promise<T>, ok: (v: T) => boolean, 
 /** Wait (polling every `everyMs`) until `check` holds. */
 export async function eventually(check: () => Promise<boolean> | boolean, what: string, ms = 10_000, everyMs = 25): Promise<void> {
   await pollUntil(async () => await check(), Boolean, what, ms, everyMs);
+}
+
+/** A second session of `user` (signed in again), e.g. another browser. */
+export async function signInAgain(user: TestUser): Promise<TestUser> {
+  const res = await call("/api/auth/login", { json: { username: user.username, password: user.password }, headers: { "CF-Connecting-IP": randomAddress() } });
+  if (res.status !== 200) throw new Error(`login ${user.username}: ${res.status} ${await res.text()}`);
+  return { ...user, cookie: sessionCookie(res) };
+}
+
+/** Send a message over HTTP; answers the stored message and its seq. */
+export async function sendText(roomId: string, user: TestUser, text: string): Promise<{ message: Message; seq: number }> {
+  const res = await call(`/api/rooms/${roomId}/messages`, { cookie: user.cookie, json: { clientId: crypto.randomUUID(), text } });
+  if (res.status !== 201) throw new Error(`send: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+/** Upload a small text file (fields before the file, as the server wants). */
+export async function uploadText(roomId: string, user: TestUser, text: string, name = "notes.txt"): Promise<FileInfo> {
+  const fd = new FormData();
+  fd.append("clientId", crypto.randomUUID());
+  fd.append("file", new Blob([text], { type: "text/plain" }), name);
+  const res = await exports.default.fetch(new Request(`${ORIGIN}/api/rooms/${roomId}/files`, { method: "POST", headers: { Origin: ORIGIN, Cookie: user.cookie }, body: fd }));
+  if (res.status !== 201) throw new Error(`upload: ${res.status} ${await res.text()}`);
+  return (await res.json<{ file: FileInfo }>()).file;
+}
+
+/** Open (or create) the DM of `user` with `username`. */
+export function openDm(user: TestUser, username: string): Promise<Response> {
+  return call("/api/dm", { cookie: user.cookie, json: { username } });
 }

@@ -16,6 +16,14 @@ export const users = sqliteTable(
     /** `pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>` */
     passwordHash: text("password_hash").notNull(),
     createdAt: integer("created_at").notNull(),
+    /** Shown instead of the username where set (`PATCH /api/me`); null: none. */
+    displayName: text("display_name"),
+    /**
+     * Set when the account was deleted: the row stays as a tombstone (messages, files and rooms
+     * refer to it) with the username "deleted user", a `username_key` no name can have (so the
+     * name is free again), and no password.
+     */
+    deletedAt: integer("deleted_at"),
   },
 );
 
@@ -46,7 +54,7 @@ export const loginFailures = sqliteTable("login_failures", {
   allowed: integer("allowed").notNull().default(1),
 });
 
-/** Rates over long windows (worker/lib/rate-window.ts): `reg:<address>`, `room:<user>`, `add:<user>`, `up:<user>`, `upb:<user>`. */
+/** Rates over long windows (worker/lib/rate-window.ts): `reg:<address>`, `room:<user>`, `dm:<user>`, `add:<user>`, `profile:<user>`, `up:<user>`, `upb:<user>`. */
 export const rateWindows = sqliteTable("rate_windows", {
   key: text("key").primaryKey(),
   windowEnd: integer("window_end").notNull(),
@@ -66,6 +74,10 @@ export const rooms = sqliteTable(
     version: integer("version").notNull().default(0),
     /** The version the room's Durable Object has applied (it writes this after a sync). */
     syncedVersion: integer("synced_version").notNull().default(0),
+    /** `room`, or `dm`: a direct-message room of exactly two people, with no owner powers. */
+    kind: text("kind", { enum: ["room", "dm"] }).notNull().default("room"),
+    /** For a DM: its two user ids, sorted, joined by `:` — unique, so a pair has one DM however many ask at once. */
+    dmKey: text("dm_key").unique(),
   },
   // The repair cron finds rooms whose object lags D1 through this small partial index.
   (t) => [index("rooms_unsynced_idx").on(t.id).where(sql`${t.version} != ${t.syncedVersion}`)],
@@ -84,6 +96,24 @@ export const memberships = sqliteTable(
     joinedAt: integer("joined_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index("memberships_user_idx").on(t.userId)],
+);
+
+/**
+ * Rooms a user was a member of and left (or was removed from): account
+ * deletion anonymises their messages there too. Written only on removal.
+ */
+export const formerMembers = sqliteTable(
+  "former_members",
+  {
+    roomId: text("room_id")
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    leftAt: integer("left_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index("former_members_user_idx").on(t.userId)],
 );
 
 /**

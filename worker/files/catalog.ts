@@ -4,7 +4,7 @@
  * stored; only ready files are listed, served or announced.
  */
 import { and, desc, eq, lt, or, sql } from "drizzle-orm";
-import { files, memberships, rooms, users } from "../db/schema";
+import { files, memberships, users } from "../db/schema";
 import { apiError } from "../lib/errors";
 import type { FileInfo, FilesPage } from "#protocol";
 import type { DB } from "../types";
@@ -27,8 +27,8 @@ export const fileColumns = {
 type FileRow = { thumbKey: string | null } & Omit<FileInfo, "has_thumbnail">;
 export const toInfo = ({ thumbKey, ...f }: FileRow): FileInfo => ({ ...f, has_thumbnail: thumbKey !== null });
 
-/** A ready file with where its bytes are and who owns its room. */
-export type StoredFile = FileRow & { r2Key: string; ownerId: string };
+/** A ready file with where its bytes are, and the caller's role in its room. */
+export type StoredFile = FileRow & { r2Key: string; callerRole: "owner" | "member" };
 
 /** Ready files of a room, newest first, optionally filtered by name; `next` is the cursor of the next page. */
 export async function listFiles(db: DB, roomId: string, opts: { q?: string; before?: string; limit: number }): Promise<FilesPage> {
@@ -54,10 +54,9 @@ export async function listFiles(db: DB, roomId: string, opts: { q?: string; befo
 /** A ready file the caller may see: 404 when missing, 403 when not a member of its room. */
 export async function requireFileAccess(db: DB, fileId: string, userId: string): Promise<StoredFile> {
   const file = await db
-    .select({ ...fileColumns, r2Key: files.r2Key, ownerId: rooms.ownerId })
+    .select({ ...fileColumns, r2Key: files.r2Key })
     .from(files)
     .innerJoin(users, eq(users.id, files.uploaderId))
-    .innerJoin(rooms, eq(rooms.id, files.roomId))
     .where(and(eq(files.id, fileId), eq(files.state, "ready")))
     .get();
   if (!file) throw apiError(404, "not_found", "File not found");
@@ -67,7 +66,7 @@ export async function requireFileAccess(db: DB, fileId: string, userId: string):
     .where(and(eq(memberships.roomId, file.room_id), eq(memberships.userId, userId)))
     .get();
   if (!member) throw apiError(403, "forbidden", "You are not a member of this file's room");
-  return file;
+  return { ...file, callerRole: member.role };
 }
 
 /** The ready upload a user already made in a room with this clientId, if any (a retried upload). */
@@ -131,12 +130,13 @@ export async function announce(env: Env, db: DB, info: FileInfo): Promise<FileIn
 }
 
 /**
- * Delete a file: 403 unless the caller uploaded it or owns its room. The room
+ * Delete a file: 403 unless the caller uploaded it or owns its room (a DM
+ * has no owner: there only the uploader may). The room
  * first (idempotent, members drop it live), then the bytes and the row, so a
  * retry after a failure converges.
  */
 export async function deleteFile(env: Env, db: DB, file: StoredFile, userId: string): Promise<void> {
-  if (file.uploader_id !== userId && file.ownerId !== userId) {
+  if (file.uploader_id !== userId && file.callerRole !== "owner") {
     throw apiError(403, "forbidden", "Only the uploader or the room's owner can delete this file");
   }
   await env.ROOM.getByName(file.room_id).removeFile(file.file_id);

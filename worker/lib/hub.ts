@@ -4,7 +4,7 @@
  * member (docs/architecture: badges). This module also holds what a room
  * sends a hub, so both sides share one contract.
  */
-import type { CountTrigger, RoomSummary } from "#protocol";
+import type { CountTrigger, RoomPreview, RoomSummary, User } from "#protocol";
 
 /** 32-bit FNV-1a: small, stable across runtimes, good enough spread for ids. */
 export function fnv1a(text: string): number {
@@ -42,7 +42,13 @@ export interface CountEntry {
 export type Notice =
   | { kind: "room_added"; userId: string; room: RoomSummary; version: number }
   | { kind: "room_removed"; userId: string; roomId: string; version: number }
-  | { kind: "room_updated"; userIds: string[]; room: { id: string; name: string } };
+  | { kind: "room_updated"; userIds: string[]; room: { id: string; name: string; dmWith?: User } };
+
+/** A room's latest activity (the rooms list's order and preview). */
+export interface Activity {
+  lastActivityAt: number;
+  preview: RoomPreview | null;
+}
 
 /** What a room sends one hub shard in one call. */
 export interface HubBatch {
@@ -50,6 +56,8 @@ export interface HubBatch {
   counts: CountEntry[];
   notices: Notice[];
   trigger: CountTrigger;
+  /** A new message or file: the room's latest activity, for these users' tabs (`room_activity`; never the author). No hub row. */
+  activity?: Activity & { userIds: string[] };
 }
 
 /** A hub's answer: who of the batch has no tab open there (the room stops pushing to them). */
@@ -57,5 +65,5 @@ export interface HubReply {
   offline: string[];
 }
 
-/** A room's count for one user, for a hub building that user's badge (null: not a member). */
-export type CountFor = { n: number; version: number } | null;
+/** A room's count for one user, for a hub building that user's badge or the rooms list, with the room's latest activity (null: not a member). */
+export type CountFor = ({ n: number; version: number } & Activity) | null;

@@ -55,7 +55,11 @@ export function loginLimits(env: Env): LoginLimits {
 export interface AccountRates {
   register: Rate;
   createRoom: Rate;
+  /** New direct-message rooms per user (opening an existing one is free). */
+  dm: Rate;
   addMember: Rate;
+  /** Profile changes (`PATCH /api/me`) per user: each one tells every room of the user. */
+  profile: Rate;
   uploadCount: Rate;
   uploadBytes: Rate;
 }
@@ -67,7 +71,9 @@ export function accountRates(env: Env): AccountRates {
   return {
     register: bench ? UNLIMITED : parseRate("RATE_REGISTER", env.RATE_REGISTER, { count: 20, seconds: 3600 }),
     createRoom: bench ? UNLIMITED : parseRate("RATE_CREATE_ROOM", env.RATE_CREATE_ROOM, { count: 30, seconds: 3600 }),
+    dm: parseRate("RATE_DM", env.RATE_DM, { count: 30, seconds: 3600 }),
     addMember: parseRate("RATE_ADD_MEMBER", env.RATE_ADD_MEMBER, { count: 120, seconds: 3600 }),
+    profile: parseRate("RATE_PROFILE", env.RATE_PROFILE, { count: 20, seconds: 3600 }),
     uploadCount: parseRate("RATE_UPLOAD_COUNT", env.RATE_UPLOAD_COUNT, { count: 100, seconds: 3600 }),
     uploadBytes: parseRate("RATE_UPLOAD_BYTES", env.RATE_UPLOAD_BYTES, { count: 2 * 1024 ** 3, seconds: 3600 }),
   };

@@ -11,19 +11,28 @@ import { apiError } from "./errors";
  */
 export async function loadMembership(db: DB, roomId: string, userId: string): Promise<Membership> {
   const row = await db
-    .select({ room: { id: rooms.id, name: rooms.name, ownerId: rooms.ownerId, createdAt: rooms.createdAt }, role: memberships.role })
+    .select({
+      room: { id: rooms.id, name: rooms.name, ownerId: rooms.ownerId, createdAt: rooms.createdAt, kind: rooms.kind },
+      role: memberships.role,
+      dmKey: rooms.dmKey,
+    })
     .from(rooms)
     .leftJoin(memberships, and(eq(memberships.roomId, rooms.id), eq(memberships.userId, userId)))
     .where(eq(rooms.id, roomId))
     .get();
   if (!row) throw apiError(404, "not_found", "Room not found");
   if (!row.role) throw apiError(403, "forbidden", "You are not a member of this room");
-  return { room: row.room, role: row.role as Role };
+  return { room: row.room, role: row.role as Role, dmKey: row.dmKey };
 }
 
 /** 403 unless the member is the room's owner; `action` completes "Only the room's owner can …". */
-export function assertOwner(membership: Membership, action: string): void {
+export function assertOwner(membership: Pick<Membership, "role">, action: string): void {
   if (membership.role !== "owner") throw apiError(403, "forbidden", `Only the room's owner can ${action}`);
+}
+
+/** 403 for a direct message, which has no owner powers; `refusal` is the sentence the caller sees. */
+export function assertGroupRoom(room: { kind: string }, refusal: string): void {
+  if (room.kind === "dm") throw apiError(403, "forbidden", refusal);
 }
 
 /**

@@ -27,12 +27,12 @@ export async function lookupSession(db: DB, token: string, now = Date.now()): Pr
   if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return null;
   const sessionHash = await sha256Hex(token);
   const row = await db
-    .select({ id: users.id, username: users.username, expiresAt: sessions.expiresAt })
+    .select({ id: users.id, username: users.username, displayName: users.displayName, expiresAt: sessions.expiresAt })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(and(eq(sessions.idHash, sessionHash), gt(sessions.expiresAt, now)))
     .get();
-  return row ? { user: { id: row.id, username: row.username }, sessionHash, expiresAt: row.expiresAt } : null;
+  return row ? { user: { id: row.id, username: row.username, displayName: row.displayName }, sessionHash, expiresAt: row.expiresAt } : null;
 }
 
 export async function deleteSession(db: DB, sessionHash: string): Promise<void> {

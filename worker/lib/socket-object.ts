@@ -10,7 +10,8 @@
  *   (HARDENING A9). A new socket reaps its user's first, so dead tabs never
  *   count against the per-user cap; a message from an expired session's
  *   socket closes it instead of being handled.
- * - close reciprocated; `closeSession` for sign-out.
+ * - close reciprocated; `closeSession` for sign-out, `closeSessions` for the
+ *   other sessions of a password change, `closeUser` for a deleted account.
  * - one try/catch-and-log around every runtime entry point: a socket
  *   callback never throws; an alarm that fails logs and rethrows, so the
  *   runtime retries it.
@@ -35,6 +36,10 @@ export interface BaseAttachment {
 
 /** The close reason for an expired session; clients treat it as signed out. */
 export const SESSION_EXPIRED = "signed out: session expired";
+/** The close reason for the other sessions of a user who changed their password. */
+export const PASSWORD_CHANGED = "signed out: password changed";
+/** The close reason for every socket of a deleted account (A9). */
+export const ACCOUNT_DELETED = "signed out: account deleted";
 
 export const userTag = (userId: string) => `u:${userId}`;
 export const sessionTag = (sessionHash: string) => `s:${sessionHash}`;
@@ -136,6 +141,18 @@ export abstract class SocketObject<A extends BaseAttachment> extends DurableObje
   /** Close every socket of one session (sign out), 1008. */
   closeSession(sessionHash: string): number {
     return this.closeTagged(sessionTag(sessionHash), CLOSE.policy, "signed out");
+  }
+
+  /** Close every socket of these sessions (signed out elsewhere: a password change), 1008 with `reason`. */
+  closeSessions(sessionHashes: string[], reason = "signed out"): number {
+    let n = 0;
+    for (const hash of sessionHashes) n += this.closeTagged(sessionTag(hash), CLOSE.policy, reason);
+    return n;
+  }
+
+  /** Close every socket of a user (their account was deleted), 1008 with `reason`. */
+  closeUser(userId: string, reason: string): number {
+    return this.closeTagged(userTag(userId), CLOSE.policy, reason);
   }
 
   /** The cost meter (benchmark hooks and tests). */

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { apiError } from "../lib/errors";
-import { assertOwner, loadMembership } from "../lib/membership";
+import { assertGroupRoom, assertOwner, loadMembership } from "../lib/membership";
 import type { RoomEnv } from "../types";
 
 /**
@@ -25,6 +25,14 @@ export function requireMembership(): MiddlewareHandler<RoomEnv> {
 export function requireOwner(action: string): MiddlewareHandler<RoomEnv> {
   return async function requireOwner(c, next) {
     assertOwner(c.var.membership, action);
+    return next();
+  };
+}
+
+/** After `requireMembership()`: 403 with `refusal` for a direct message (it has no owner powers). */
+export function groupRoomOnly(refusal: string): MiddlewareHandler<RoomEnv> {
+  return async function groupRoomOnly(c, next) {
+    assertGroupRoom(c.var.membership.room, refusal);
     return next();
   };
 }

@@ -173,7 +173,8 @@ export class EventLog {
   addFile(file: Omit<FileInfo, "seq">, now: number): RoomEvent {
     const seq = this.head() + 1;
     const event = this.append({ type: "file_uploaded", file: { ...file, seq } }, now);
-    this.sql.exec("INSERT INTO files (id, seq, user_id) VALUES (?, ?, ?)", file.file_id, seq, file.uploader_id);
+    // The file's own time (when its bytes were stored), as its FileInfo says: the rooms list's last activity.
+    this.sql.exec("INSERT INTO files (id, seq, user_id, created_at) VALUES (?, ?, ?, ?)", file.file_id, seq, file.uploader_id, file.uploaded_at);
     return event;
   }
 

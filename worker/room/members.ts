@@ -25,6 +25,7 @@ export const VERSION_STEP = 2 ** 21;
 export interface MemberState {
   userId: string;
   username: string;
+  displayName: string | null;
   role: Role;
   joinedAt: number;
   readSeq: number;
@@ -34,11 +35,21 @@ export interface MemberState {
   unread: number;
 }
 
-type Row = { user_id: string; username: string; role: Role; joined_at: number; read_seq: number; read_version: number; read_head: number };
+type Row = {
+  user_id: string;
+  username: string;
+  display_name: string | null;
+  role: Role;
+  joined_at: number;
+  read_seq: number;
+  read_version: number;
+  read_head: number;
+};
 
 export interface MemberInput {
   userId: string;
   username: string;
+  displayName: string | null;
   role: Role;
   joinedAt: number;
 }
@@ -65,6 +76,7 @@ export class Members {
         {
           userId: r.user_id,
           username: r.username,
+          displayName: r.display_name ?? null,
           role: r.role,
           joinedAt: r.joined_at,
           readSeq: r.read_seq,
@@ -168,22 +180,26 @@ export class Members {
 
   /**
    * Make the member list equal `list` (D1 is the authority). New members
-   * start with everything read; those who stay keep their cursors.
+   * start with everything read; those who stay keep their cursors. `updated`:
+   * members who stay and whose name, display name or role changed.
    */
-  replace(list: MemberInput[]): { added: MemberState[]; removed: MemberState[] } {
+  replace(list: MemberInput[]): { added: MemberState[]; removed: MemberState[]; updated: MemberState[] } {
     const cache = this.#members();
     const head = this.log.head();
     const wanted = new Map(list.map((m) => [m.userId, m]));
     const added: MemberState[] = [];
     const removed: MemberState[] = [];
-    for (const m of list) {
+    const updated: MemberState[] = [];
+    for (const input of list) {
+      const m = { ...input, displayName: input.displayName ?? null };
       const cur = cache.get(m.userId);
       if (!cur) {
         const state: MemberState = { ...m, readSeq: head, readVersion: head * VERSION_STEP, readHead: head, unread: 0 };
         this.sql.exec(
-          "INSERT INTO members (user_id, username, role, joined_at, read_seq, read_version, read_head) VALUES (?, ?, ?, ?, ?, ?, ?)",
+          "INSERT INTO members (user_id, username, display_name, role, joined_at, read_seq, read_version, read_head) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
           m.userId,
           m.username,
+          m.displayName,
           m.role,
           m.joinedAt,
           head,
@@ -192,9 +208,19 @@ export class Members {
         );
         cache.set(m.userId, state);
         added.push(state);
-      } else if (cur.username !== m.username || cur.role !== m.role || cur.joinedAt !== m.joinedAt) {
-        this.sql.exec("UPDATE members SET username = ?, role = ?, joined_at = ? WHERE user_id = ?", m.username, m.role, m.joinedAt, m.userId);
-        Object.assign(cur, { username: m.username, role: m.role, joinedAt: m.joinedAt });
+      } else if (cur.username !== m.username || cur.displayName !== m.displayName || cur.role !== m.role || cur.joinedAt !== m.joinedAt) {
+        // joinedAt alone is a repair of old rows (migration 2 had none), not news for anyone.
+        const news = cur.username !== m.username || cur.displayName !== m.displayName || cur.role !== m.role;
+        this.sql.exec(
+          "UPDATE members SET username = ?, display_name = ?, role = ?, joined_at = ? WHERE user_id = ?",
+          m.username,
+          m.displayName,
+          m.role,
+          m.joinedAt,
+          m.userId,
+        );
+        Object.assign(cur, { username: m.username, displayName: m.displayName, role: m.role, joinedAt: m.joinedAt });
+        if (news) updated.push(cur);
       }
     }
     for (const m of cache.values()) {
@@ -203,12 +229,12 @@ export class Members {
       cache.delete(m.userId);
       removed.push(m);
     }
-    return { added, removed };
+    return { added, removed, updated };
   }
 }
 
 /** As a `Member` of the protocol. */
-export const toMember = (m: MemberState): Member => ({ id: m.userId, username: m.username, role: m.role, joinedAt: m.joinedAt });
+export const toMember = (m: MemberState): Member => ({ id: m.userId, username: m.username, displayName: m.displayName, role: m.role, joinedAt: m.joinedAt });
 
 /**
  * unread(cursor, user) over a sorted item list in O(log n): all items after

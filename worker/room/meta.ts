@@ -1,11 +1,11 @@
 /**
- * The room's own facts in its `meta` table — its id, name, owner, creation
- * time and the D1 membership version it applied — cached in memory (they are
+ * The room's own facts in its `meta` table — its id, name, owner, kind
+ * (`room` or `dm`), creation time and the D1 membership version it applied — cached in memory (they are
  * read on every push and every upgrade).
  */
 import type { Sql } from "../lib/meter";
 
-export type MetaKey = "room_id" | "name" | "owner_id" | "created_at" | "synced_version";
+export type MetaKey = "room_id" | "name" | "owner_id" | "created_at" | "synced_version" | "kind";
 
 export class RoomMeta {
   #cache: Map<string, string> | undefined;

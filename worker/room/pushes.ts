@@ -15,13 +15,18 @@
  * wake nobody is known, so every member counts as watched until the hubs'
  * answers prune them. A room nobody has a badge open for makes no hub calls.
  *
+ * After a new message or file the batch also carries the room's latest
+ * activity for the members it reached (not the author), whose tabs get a
+ * `room_activity` frame: memory only, like `dirty` (a crash loses at most
+ * that reordering; the rooms list has it on its next load), and no hub row.
+ *
  * Each shard has at most one call in flight; changes that arrive meanwhile
  * wait and go together (at most one round per FLUSH_GAP_MS per shard). A hub
  * that throws or does not answer within `timeoutMs` delays nobody: its users
  * stay dirty and the room's alarm retries them.
  */
 import type { CountTrigger } from "#protocol";
-import type { CountEntry, HubBatch, HubReply, Notice } from "../lib/hub";
+import type { Activity, CountEntry, HubBatch, HubReply, Notice } from "../lib/hub";
 import type { Meter, Sql } from "../lib/meter";
 import type { Members } from "./members";
 
@@ -38,6 +43,8 @@ export interface PushDeps {
   shardOf(userId: string): string;
   /** Ask for the alarm at `at` (or sooner). */
   retryAt(at: number): void;
+  /** The room's latest activity, sent with the counts after a new message or file. */
+  latest(): Activity;
 }
 
 export class Pushes {
@@ -47,6 +54,8 @@ export class Pushes {
   callHub: (shard: string, batch: HubBatch) => Promise<HubReply | void>;
 
   readonly #dirty = new Map<string, Set<string>>();
+  /** Per shard, watched members to tell the room's latest activity (`room_activity`): in memory only, like `#dirty`. */
+  readonly #activity = new Map<string, Set<string>>();
   readonly #inflight = new Set<string>();
   #noticesMaybe = true;
   #failed = false;
@@ -77,6 +86,18 @@ export class Pushes {
     }
   }
 
+  /** A new message or file reached these members: their tabs get the room's latest activity with the count. */
+  markActivity(userIds: Iterable<string>): void {
+    const watching = this.#watching();
+    for (const id of userIds) {
+      if (!watching.has(id)) continue;
+      const shard = this.deps.shardOf(id);
+      const set = this.#activity.get(shard);
+      if (set) set.add(id);
+      else this.#activity.set(shard, new Set([id]));
+    }
+  }
+
   /** A tab of `userId` connected and asked for their count: push their changes from now on. */
   watch(userId: string): void {
     this.#watching().set(userId, ++this.#stamp);
@@ -103,7 +124,7 @@ export class Pushes {
 
   /** Is anything waiting to reach a hub? */
   get busy(): boolean {
-    return this.#dirty.size > 0 || this.#inflight.size > 0 || this.#noticesMaybe || this.#failed;
+    return this.#dirty.size > 0 || this.#activity.size > 0 || this.#inflight.size > 0 || this.#noticesMaybe || this.#failed;
   }
 
   /** Start a round soon (never inside the caller's turn). */
@@ -124,7 +145,7 @@ export class Pushes {
   #pump(): void {
     const roomId = this.deps.roomId();
     if (!roomId) return;
-    const shards = new Set(this.#dirty.keys());
+    const shards = new Set([...this.#dirty.keys(), ...this.#activity.keys()]);
     if (this.#noticesMaybe) {
       const rows = this.deps.sql.exec<{ shard: string }>("SELECT DISTINCT shard FROM notices").toArray();
       for (const r of rows) shards.add(r.shard);
@@ -143,11 +164,14 @@ export class Pushes {
       const m = watching.has(id) ? this.deps.members.get(id) : undefined;
       if (m) counts.push({ userId: id, n: m.unread, version: this.deps.members.version(m) });
     }
+    const told = [...(this.#activity.get(shard) ?? [])].filter((id) => watching.has(id));
+    this.#activity.delete(shard);
     const rows = this.#noticesMaybe
       ? this.deps.sql.exec<{ id: number; payload: string }>("SELECT id, payload FROM notices WHERE shard = ? ORDER BY id", shard).toArray()
       : [];
-    if (!counts.length && !rows.length) return;
+    if (!counts.length && !rows.length && !told.length) return;
     const batch: HubBatch = { roomId, counts, notices: rows.map((r) => JSON.parse(r.payload) as Notice), trigger: this.#trigger };
+    if (told.length) batch.activity = { ...this.deps.latest(), userIds: told };
     this.#inflight.add(shard);
     const sentAt = this.#stamp;
     let ok = false;
@@ -161,13 +185,14 @@ export class Pushes {
     } catch (err) {
       console.error(`room ${roomId}: push to ${shard} failed; the alarm retries it`, err);
       this.markDirty(users, this.#trigger);
+      this.markActivity(told);
       this.#failed = true;
       this.deps.retryAt(Date.now() + RETRY_MS);
     } finally {
       this.#inflight.delete(shard);
     }
     // Changes (or notices) that came meanwhile go in the next round; it also finds the notices drained.
-    if (ok && (this.#dirty.has(shard) || this.#noticesMaybe)) this.kick(FLUSH_GAP_MS);
+    if (ok && (this.#dirty.has(shard) || this.#activity.has(shard) || this.#noticesMaybe)) this.kick(FLUSH_GAP_MS);
     else this.#confirmIfQuiet();
   }
 
@@ -180,7 +205,7 @@ export class Pushes {
 
   /** Nothing dirty, nothing in flight, nothing failed: every hub has every count up to now. */
   #confirmIfQuiet(): void {
-    if (this.#dirty.size || this.#inflight.size || this.#failed || this.#noticesMaybe) return;
+    if (this.#dirty.size || this.#activity.size || this.#inflight.size || this.#failed || this.#noticesMaybe) return;
     const v = this.deps.members.maxVersion();
     if (v === this.#storedPushed()) return;
     this.deps.sql.exec(

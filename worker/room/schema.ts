@@ -54,4 +54,14 @@ CREATE TABLE notices (id INTEGER PRIMARY KEY, shard TEXT NOT NULL, payload TEXT 
 CREATE INDEX notices_shard ON notices (shard, id);
 `;
 
-export const ROOM_MIGRATIONS: readonly string[] = [V1, V2];
+/**
+ * 3 — display names and the rooms list's last activity (issue #14): members
+ * carry their display name (from D1, like the username); a file row keeps
+ * when it was announced, so the latest activity needs no event lookup.
+ */
+const V3 = `
+ALTER TABLE members ADD COLUMN display_name TEXT;
+ALTER TABLE files ADD COLUMN created_at INTEGER;
+`;
+
+export const ROOM_MIGRATIONS: readonly string[] = [V1, V2, V3];

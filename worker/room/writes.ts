@@ -10,6 +10,7 @@ import type { Rate, RoomRates } from "../lib/limits";
 import { TokenBuckets } from "../lib/rate";
 import type { Activities, Activity } from "./activity";
 import { activityFrame } from "./frames";
+import type { Latest } from "./latest";
 import type { Actor, EventLog, Failure } from "./log";
 import type { Members } from "./members";
 
@@ -23,11 +24,13 @@ export interface WriteDeps {
   log: EventLog;
   members: Members;
   activity: Activities;
+  /** The room's latest activity (the rooms list), kept in memory. */
+  latest: Latest;
   /** Run a write transaction (and forget memory on failure). */
   write<T>(fn: () => T): T;
   broadcast(frame: RoomEvent | ServerFrame, except?: WebSocket): void;
-  /** These members' counts changed: push them, off the caller's path. */
-  pushed(changed: Iterable<string>, trigger: CountTrigger): void;
+  /** These members' counts changed: push them, off the caller's path (with the latest activity when `author` made something new). */
+  pushed(changed: string[], trigger: CountTrigger, author?: string): void;
   scheduleAlarm(at: number): void;
   /** Someone unknown to the room wrote: look them up in D1 once (R14: an addition the room missed). */
   resync(): Promise<void>;
@@ -73,9 +76,10 @@ export class RoomWrites {
       const changed = members.itemAdded({ seq: message.seq, userId: actor.id });
       return { message, event, changed: [...changed, ...this.#catchUp(actor.id, message.seq)] };
     });
+    this.d.latest.message(message, member.displayName);
     for (const t of this.d.activity.clear(actor.id, "typing")) this.d.broadcast(activityFrame(t, false));
     this.d.broadcast(event);
-    this.d.pushed(changed, "new_message");
+    this.d.pushed(changed, "new_message", actor.id);
     return { ok: true, message, seq: message.seq, duplicate: false };
   }
 
@@ -87,6 +91,7 @@ export class RoomWrites {
     const wait = this.#edits.take(actor.id, Date.now());
     if (wait > 0) return slowDown(wait);
     const res = this.d.write(() => this.d.log.editMessage(message, text, Date.now()));
+    this.d.latest.changed(res.message);
     this.d.broadcast(res.event);
     return { ok: true, ...res };
   }
@@ -106,6 +111,7 @@ export class RoomWrites {
       event: log.deleteMessage(message, Date.now()),
       changed: members.itemRemoved({ seq: message.seq, userId: message.userId }),
     }));
+    this.d.latest.changed({ ...message, text: null, deletedAt: event.ts });
     this.d.broadcast(event);
     this.d.pushed(changed, "message_deleted");
     return { ok: true, event };
@@ -141,9 +147,10 @@ export class RoomWrites {
       const changed = members.itemAdded({ seq: event.seq, userId: file.uploader_id });
       return { event, changed: [...changed, ...this.#catchUp(file.uploader_id, event.seq)] };
     });
+    this.d.latest.file(file.uploaded_at);
     for (const t of this.d.activity.clear(file.uploader_id, "uploading")) this.d.broadcast(activityFrame(t, false));
     this.d.broadcast(event);
-    this.d.pushed(changed, "file_upload");
+    this.d.pushed(changed, "file_upload", file.uploader_id);
     return { seq: event.seq, duplicate: false };
   }
 

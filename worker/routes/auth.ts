@@ -11,7 +11,7 @@ import { dummyPasswordHash, hashPassword, verifyPassword } from "../lib/password
 import { clearSessionCookie, createSession, deleteSession, lookupSession, readSessionToken, setSessionCookie } from "../lib/session";
 import { hubFor } from "../lib/hub";
 import { jsonBody } from "../middleware/validate";
-import { Credentials, LoginBody } from "#protocol";
+import { Credentials, LoginBody, type User } from "#protocol";
 import type { AppEnv } from "../types";
 
 const usernameKey = (username: string) => username.toLowerCase();
@@ -26,9 +26,9 @@ export const auth = new Hono<AppEnv>()
     await requireWindow(db, `reg:${address}`, accountRates(c.env).register, "new accounts from your network");
     const taken = await db.select({ id: users.id }).from(users).where(eq(users.usernameKey, key)).get();
     if (taken) throw apiError(409, "username_taken", "That username is taken");
-    const user = { id: newId(), username };
+    const user = { id: newId(), username, displayName: null };
     try {
-      await db.insert(users).values({ ...user, usernameKey: key, passwordHash: await hashPassword(password), createdAt: Date.now() });
+      await db.insert(users).values({ id: user.id, username, usernameKey: key, passwordHash: await hashPassword(password), createdAt: Date.now() });
     } catch (err) {
       // Lost a race with another registration of the same name: the unique index decides.
       if (String(err).includes("UNIQUE")) throw apiError(409, "username_taken", "That username is taken");
@@ -56,7 +56,7 @@ export const auth = new Hono<AppEnv>()
     await clearLoginAttempts(db, key, address);
     const session = await createSession(db, row.id);
     setSessionCookie(c, session.token, session.expiresAt);
-    return c.json({ user: { id: row.id, username: row.username } });
+    return c.json({ user: { id: row.id, username: row.username, displayName: row.displayName } satisfies User });
   })
   .post("/logout", async (c) => {
     const token = readSessionToken(c);

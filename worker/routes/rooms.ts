@@ -1,22 +1,30 @@
-/** `/api/rooms/*`: rooms and their membership. Non-members get 403 on everything of a room. */
-import { and, asc, count, eq, sql } from "drizzle-orm";
+/**
+ * `/api/rooms/*`: rooms and their membership. Non-members get 403 on
+ * everything of a room. A DM (`kind: "dm"`, made by `POST /api/dm`) has no
+ * owner powers: nobody renames it, adds to it, or removes anyone from it.
+ */
+import { and, asc, eq, sql } from "drizzle-orm";
 import { Hono } from "hono";
-import { memberships, rooms, users } from "../db/schema";
+import { formerMembers, memberships, rooms, users } from "../db/schema";
 import { listFiles } from "../files/catalog";
 import { newId } from "../lib/encoding";
 import { apiError } from "../lib/errors";
-import { hubFor } from "../lib/hub";
-import { assertOwner, loadMembership, tellRoom } from "../lib/membership";
-import { requireMembership, requireOwner } from "../middleware/membership";
+import { assertGroupRoom, assertOwner, loadMembership, tellRoom } from "../lib/membership";
+import { dmName, dmPeer, listRooms } from "../lib/rooms-list";
+import { groupRoomOnly, requireMembership, requireOwner } from "../middleware/membership";
 import { accountRates } from "../lib/limits";
 import { requireWindow } from "../lib/rate-window";
 import { jsonBody } from "../middleware/validate";
 import { AddMemberBody, CreateRoomBody, type Member, RenameRoomBody, type RoomList, type RoomSnapshot, type RoomSummary } from "#protocol";
 import type { AppEnv, DB } from "../types";
 
+const NO_RENAME = "A direct message can't be renamed";
+const NO_MEMBERS = "A direct message is between two people: it can't take more members";
+const NO_LEAVING = "Nobody can be removed from a direct message, or leave it";
+
 async function listMembers(db: DB, roomId: string): Promise<Member[]> {
   return db
-    .select({ id: users.id, username: users.username, role: memberships.role, joinedAt: memberships.joinedAt })
+    .select({ id: users.id, username: users.username, displayName: users.displayName, role: memberships.role, joinedAt: memberships.joinedAt })
     .from(memberships)
     .innerJoin(users, eq(users.id, memberships.userId))
     .where(eq(memberships.roomId, roomId))
@@ -24,31 +32,9 @@ async function listMembers(db: DB, roomId: string): Promise<Member[]> {
 }
 
 export const roomsApi = new Hono<AppEnv>()
+  // Newest activity first (lib/rooms-list.ts): each room answers its own count, last activity and preview.
   .get("/", async (c) => {
-    const { user } = c.var.auth;
-    const db = c.var.db;
-    const memberCounts = db
-      .select({ roomId: memberships.roomId, n: count().as("n") })
-      .from(memberships)
-      .groupBy(memberships.roomId)
-      .as("mc");
-    const [rows, unread] = await Promise.all([
-      db
-        .select({ room: { id: rooms.id, name: rooms.name, ownerId: rooms.ownerId, createdAt: rooms.createdAt }, role: memberships.role, memberCount: memberCounts.n })
-        .from(memberships)
-        .innerJoin(rooms, eq(rooms.id, memberships.roomId))
-        .innerJoin(memberCounts, eq(memberCounts.roomId, rooms.id))
-        .where(eq(memberships.userId, user.id))
-        .orderBy(asc(rooms.name), asc(rooms.createdAt)),
-      hubFor(c.env, user.id).getUnread(user.id),
-    ]);
-    const list: RoomSummary[] = rows.map((r) => ({
-      ...r.room,
-      role: r.role,
-      memberCount: r.memberCount,
-      unread: unread.rooms[r.room.id] ?? 0,
-    }));
-    return c.json({ rooms: list } satisfies RoomList);
+    return c.json({ rooms: await listRooms(c.env, c.var.db, c.var.auth.user.id) } satisfies RoomList);
   })
   .post("/", ...jsonBody(CreateRoomBody), async (c) => {
     const { user } = c.var.auth;
@@ -60,35 +46,41 @@ export const roomsApi = new Hono<AppEnv>()
       c.var.db.insert(memberships).values({ roomId: room.id, userId: user.id, role: "owner", joinedAt: room.createdAt }),
     ]);
     await tellRoom(c.env, room.id);
-    return c.json({ room: { ...room, role: "owner", memberCount: 1, unread: 0 } satisfies RoomSummary }, 201);
+    const entry: RoomSummary = { ...room, role: "owner", memberCount: 1, unread: 0, kind: "room", lastActivityAt: room.createdAt, preview: null };
+    return c.json({ room: entry }, 201);
   })
   .get("/:id", requireMembership(), async (c) => {
-    const { room, role } = c.var.membership;
+    const { role, dmKey } = c.var.membership;
+    let room: RoomSnapshot["room"] = c.var.membership.room;
+    if (room.kind === "dm" && dmKey) {
+      const peer = await dmPeer(c.var.db, dmKey, c.var.auth.user.id);
+      room = { ...room, name: dmName(peer), dmWith: peer };
+    }
     // The room's head first: files listed after it are at least as new, so nothing falls between.
     const timeline = await c.env.ROOM.getByName(room.id).snapshot(c.var.auth.user.id, 50);
     const [members, filePage] = await Promise.all([listMembers(c.var.db, room.id), listFiles(c.var.db, room.id, { limit: 50 })]);
     return c.json({ room, role, members, ...timeline, files: filePage.files } satisfies RoomSnapshot);
   })
-  .patch("/:id", requireMembership(), requireOwner("rename it"), ...jsonBody(RenameRoomBody), async (c) => {
+  .patch("/:id", requireMembership(), groupRoomOnly(NO_RENAME), requireOwner("rename it"), ...jsonBody(RenameRoomBody), async (c) => {
     const roomId = c.var.membership.room.id;
     const { name } = c.req.valid("json");
     const room = await c.var.db
       .update(rooms)
       .set({ name, version: sql`${rooms.version} + 1` })
       .where(eq(rooms.id, roomId))
-      .returning({ id: rooms.id, name: rooms.name, ownerId: rooms.ownerId, createdAt: rooms.createdAt })
+      .returning({ id: rooms.id, name: rooms.name, ownerId: rooms.ownerId, createdAt: rooms.createdAt, kind: rooms.kind })
       .get();
     // Only a room deleted since the membership check updates no row (rooms are not deleted today).
     if (!room) throw apiError(404, "not_found", "Room not found");
     await tellRoom(c.env, roomId);
     return c.json({ room: room satisfies RoomSnapshot["room"] });
   })
-  .post("/:id/members", requireMembership(), requireOwner("add members"), ...jsonBody(AddMemberBody), async (c) => {
+  .post("/:id/members", requireMembership(), groupRoomOnly(NO_MEMBERS), requireOwner("add members"), ...jsonBody(AddMemberBody), async (c) => {
     const roomId = c.var.membership.room.id;
     const db = c.var.db;
     const { username } = c.req.valid("json");
     const target = await db
-      .select({ id: users.id, username: users.username })
+      .select({ id: users.id, username: users.username, displayName: users.displayName })
       .from(users)
       .where(eq(users.usernameKey, username.toLowerCase()))
       .get();
@@ -119,19 +111,29 @@ export const roomsApi = new Hono<AppEnv>()
     const me = c.var.auth.user.id;
     const db = c.var.db;
     if (targetId === me) {
-      const room = await db.select({ ownerId: rooms.ownerId }).from(rooms).where(eq(rooms.id, roomId)).get();
+      const room = await db.select({ ownerId: rooms.ownerId, kind: rooms.kind }).from(rooms).where(eq(rooms.id, roomId)).get();
       if (!room) throw apiError(404, "not_found", "Room not found");
+      assertGroupRoom(room, NO_LEAVING);
       if (room.ownerId === me) throw apiError(409, "conflict", "The owner cannot leave the room");
     } else {
-      assertOwner(await loadMembership(db, roomId, me), "remove members");
+      const membership = await loadMembership(db, roomId, me);
+      assertGroupRoom(membership.room, NO_LEAVING);
+      assertOwner(membership, "remove members");
       const target = await db.select({ id: users.id }).from(users).where(eq(users.id, targetId)).get();
       if (!target) throw apiError(404, "not_found", "No such user");
     }
     // Removing someone who is not (or no longer) a member succeeds too, and still tells the room.
-    await db.batch([
-      db.delete(memberships).where(and(eq(memberships.roomId, roomId), eq(memberships.userId, targetId))),
+    // A removed member is remembered as a former one: deleting their account later anonymises them here too.
+    const [removed] = await db.batch([
+      db.delete(memberships).where(and(eq(memberships.roomId, roomId), eq(memberships.userId, targetId))).returning({ userId: memberships.userId }),
       db.update(rooms).set({ version: sql`${rooms.version} + 1` }).where(eq(rooms.id, roomId)),
     ]);
+    if (removed.length) {
+      await db
+        .insert(formerMembers)
+        .values({ roomId, userId: targetId, leftAt: Date.now() })
+        .onConflictDoUpdate({ target: [formerMembers.roomId, formerMembers.userId], set: { leftAt: Date.now() } });
+    }
     // The room closes the removed member's sockets and drops the room from their badge and list.
     await tellRoom(c.env, roomId);
     return c.body(null, 204);
