@@ -6,13 +6,10 @@
  * Cloudflare bills them).
  */
 import { env } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { hubShards } from "../../worker/lib/hub";
-import { sumReadings, type MeterReading } from "../../worker/lib/meter";
-import type { Room } from "../../worker/room";
 import { addMember, call, createRoom, register, type TestUser } from "./helpers";
 import { BadgeTab, eventually } from "./badge-tab";
+import { hubs, readMeters } from "./meters";
 
 const MAX_ROWS_PER_MESSAGE = 10;
 
@@ -32,20 +29,8 @@ async function seedMembers(roomId: string, n: number): Promise<void> {
   await env.ROOM.getByName(roomId).syncMembers(roomId);
 }
 
-const hubs = () => Array.from({ length: hubShards(env) }, (_, i) => env.USER_HUB.getByName(`shard-${i}`));
-
 async function resetMeters(roomId: string): Promise<void> {
   await Promise.all([env.ROOM.getByName(roomId).meterReset(), ...hubs().map((h) => h.meterReset())]);
-}
-
-async function readMeters(roomId: string): Promise<{ room: MeterReading; hubs: MeterReading; busy: boolean }> {
-  const stub = env.ROOM.getByName(roomId);
-  const [room, hubReadings, busy] = await Promise.all([
-    stub.meterReading(),
-    Promise.all(hubs().map((h) => h.meterReading())),
-    runInDurableObject(stub, (r: Room) => r.pushes.busy),
-  ]);
-  return { room, hubs: sumReadings(hubReadings), busy };
 }
 
 /** Send one message over HTTP and measure what it cost once the pushes settle. */

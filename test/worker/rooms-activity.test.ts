@@ -6,13 +6,11 @@
  * writes a row per message (R17: the rows one message writes stay as they were).
  */
 import { env } from "cloudflare:workers";
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject } from "cloudflare:test";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { hubShards } from "../../worker/lib/hub";
-import { sumReadings } from "../../worker/lib/meter";
-import type { Room } from "../../worker/room";
 import type { RoomActivity, RoomList } from "#protocol";
 import { BadgeTab, eventually } from "./badge-tab";
+import { hubs, readMeters } from "./meters";
 import { addMember, call, createRoom, register, sendText, type TestUser, uploadText } from "./helpers";
 
 const list = async (u: TestUser) => (await (await call("/api/rooms", { cookie: u.cookie })).json<RoomList>()).rooms;
@@ -151,24 +149,12 @@ describe("room_activity on the badge socket", () => {
 
 // ------------------------------------------------------------------ cost
 
-const hubs = () => Array.from({ length: hubShards(env) }, (_, i) => env.USER_HUB.getByName(`shard-${i}`));
-
-async function meters(roomId: string) {
-  const stub = env.ROOM.getByName(roomId);
-  const [room, hubReadings, busy] = await Promise.all([
-    stub.meterReading(),
-    Promise.all(hubs().map((h) => h.meterReading())),
-    runInDurableObject(stub, (r: Room) => r.pushes.busy),
-  ]);
-  return { room, hubs: sumReadings(hubReadings), busy };
-}
-
 /** One message over HTTP; the rows it wrote (room and every hub) once its pushes settled. */
 async function rowsOfOneMessage(roomId: string, sender: TestUser): Promise<{ room: number; hubs: number }> {
-  await eventually(() => meters(roomId), (m) => !m.busy, "earlier pushes to settle");
+  await eventually(() => readMeters(roomId), (m) => !m.busy, "earlier pushes to settle");
   await Promise.all([env.ROOM.getByName(roomId).meterReset(), ...hubs().map((h) => h.meterReset())]);
   await sendText(roomId, sender, "how much now?");
-  const m = await eventually(() => meters(roomId), (x) => !x.busy, "the pushes");
+  const m = await eventually(() => readMeters(roomId), (x) => !x.busy, "the pushes");
   return { room: m.room.rowsWritten, hubs: m.hubs.rowsWritten };
 }
 
