@@ -41,7 +41,8 @@ export const RoomUpdated = z.object({ type: z.literal("room_updated"), room: z.o
 /**
  * `room_activity`: a new message or file in a room of mine, for the rooms
  * list's order and preview. Sent with the count push to the members it goes
- * to (never the author, whose own page knows).
+ * to (never the author, whose own page knows); also when the newest
+ * message's edit or deletion changes the preview.
  */
 export const RoomActivity = z.object({
   type: z.literal("room_activity"),

@@ -104,6 +104,7 @@ export class Room extends SocketObject<Attachment> {
       write: (fn) => this.#write(fn),
       broadcast: (frame, except) => this.#broadcast(frame, except),
       pushed: (changed, trigger, author) => this.#pushed(changed, trigger, author),
+      previewChanged: (author) => this.#previewChanged(author),
       scheduleAlarm: (at) => this.#alarm.atOrBefore(at),
       resync: async () => {
         const roomId = this.#meta.get("room_id");
@@ -365,6 +366,13 @@ export class Room extends SocketObject<Attachment> {
   #pushed(changed: string[], trigger: CountTrigger, author?: string): void {
     this.pushes.markDirty(changed, trigger);
     if (author !== undefined) this.pushes.markActivity(changed.filter((id) => id !== author));
+    this.pushes.kick();
+    this.#alarm.atOrBefore(Date.now() + ALARM_EVERY_MS);
+  }
+
+  /** The newest message was edited or deleted: the other members' tabs get the new preview (`room_activity`; no count changed). */
+  #previewChanged(author: string): void {
+    this.pushes.markActivity(this.members.list().flatMap((m) => (m.userId === author ? [] : [m.userId])));
     this.pushes.kick();
     this.#alarm.atOrBefore(Date.now() + ALARM_EVERY_MS);
   }

@@ -145,6 +145,36 @@ describe("room_activity on the badge socket", () => {
     const file = await uploadText(room.id, alice, "report");
     await tab.until(() => activities(tab, room.id).some((f) => f.lastActivityAt === file.uploaded_at), "room_activity for the file");
   });
+
+  it("an edit or deletion of the newest message sends the new preview (room_activity, same time); of an older one, nothing", async () => {
+    const alice = await register();
+    const bob = await register();
+    const room = await createRoom(alice);
+    await addMember(alice, room.id, bob);
+    const older = await sendText(room.id, alice, "older");
+    const newest = await sendText(room.id, alice, "newest");
+    const tab = await BadgeTab.open(bob);
+    onTestFinished(() => tab.close());
+    const aliceTab = await BadgeTab.open(alice);
+    onTestFinished(() => aliceTab.close());
+    const before = activities(tab, room.id).length;
+
+    await call(`/api/rooms/${room.id}/messages/${newest.message.id}`, { method: "PATCH", cookie: alice.cookie, json: { text: "newest, edited" } });
+    await tab.until(() => activities(tab, room.id).length > before, "room_activity after the edit");
+    expect(activities(tab, room.id).at(-1)).toMatchObject({ lastActivityAt: newest.message.createdAt, preview: { text: "newest, edited", userId: alice.id } });
+
+    // An older message's edit changes no preview: nothing is sent for it. The deletion after it is the
+    // next frame bob's tab gets, so the edit sent nothing in between.
+    const afterEdit = activities(tab, room.id).length;
+    await call(`/api/rooms/${room.id}/messages/${older.message.id}`, { method: "PATCH", cookie: alice.cookie, json: { text: "older, edited" } });
+    await call(`/api/rooms/${room.id}/messages/${newest.message.id}`, { method: "DELETE", cookie: alice.cookie });
+    await tab.until(() => activities(tab, room.id).length > afterEdit, "room_activity after the deletion");
+    expect(activities(tab, room.id).slice(afterEdit)).toEqual([
+      { type: "room_activity", roomId: room.id, lastActivityAt: newest.message.createdAt, preview: null },
+    ]);
+    // The author's own tab is never told.
+    expect(activities(aliceTab, room.id)).toEqual([]);
+  });
 });
 
 // ------------------------------------------------------------------ cost

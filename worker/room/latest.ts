@@ -69,11 +69,12 @@ export class Latest {
     s.preview = m.text === null ? null : { userId: m.userId, username: m.username, displayName, text: previewText(m.text), ts: m.createdAt };
   }
 
-  /** A message was edited or deleted (only the newest one's matters). */
-  changed(m: Message): void {
+  /** A message was edited or deleted (only the newest one's matters). Answers whether the preview changed. */
+  changed(m: Message): boolean {
     const s = this.#state;
-    if (!s || s.messageId !== m.id || !s.preview) return;
+    if (!s || s.messageId !== m.id || !s.preview) return false;
     s.preview = m.text === null || m.deletedAt !== null ? null : { ...s.preview, text: previewText(m.text) };
+    return true;
   }
 
   /** A file was announced at `at`. */

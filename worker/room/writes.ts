@@ -31,6 +31,8 @@ export interface WriteDeps {
   broadcast(frame: RoomEvent | ServerFrame, except?: WebSocket): void;
   /** These members' counts changed: push them, off the caller's path (with the latest activity when `author` made something new). */
   pushed(changed: string[], trigger: CountTrigger, author?: string): void;
+  /** The preview of the room's newest message changed (an edit or deletion by `author`): the other watched members' tabs hear it. */
+  previewChanged(author: string): void;
   scheduleAlarm(at: number): void;
   /** Someone unknown to the room wrote: look them up in D1 once (R14: an addition the room missed). */
   resync(): Promise<void>;
@@ -91,8 +93,9 @@ export class RoomWrites {
     const wait = this.#edits.take(actor.id, Date.now());
     if (wait > 0) return slowDown(wait);
     const res = this.d.write(() => this.d.log.editMessage(message, text, Date.now()));
-    this.d.latest.changed(res.message);
+    const preview = this.d.latest.changed(res.message);
     this.d.broadcast(res.event);
+    if (preview) this.d.previewChanged(actor.id);
     return { ok: true, ...res };
   }
 
@@ -111,9 +114,10 @@ export class RoomWrites {
       event: log.deleteMessage(message, Date.now()),
       changed: members.itemRemoved({ seq: message.seq, userId: message.userId }),
     }));
-    this.d.latest.changed({ ...message, text: null, deletedAt: event.ts });
+    const preview = this.d.latest.changed({ ...message, text: null, deletedAt: event.ts });
     this.d.broadcast(event);
     this.d.pushed(changed, "message_deleted");
+    if (preview) this.d.previewChanged(actor.id);
     return { ok: true, event };
   }
 
