@@ -31,6 +31,10 @@ export const LIMITS = {
   thumbnailMaxSide: 320,
   /** Longest file-name search (`GET /api/rooms/:id/files?q=`). */
   fileSearchMax: 100,
+  /** Different emoji on one message (a reaction with a new emoji beyond this is refused). */
+  reactionsPerMessage: 20,
+  /** Longest message search (`GET /api/search?q=`), in characters. */
+  searchMax: 200,
 } as const;
 
 /** The media types a thumbnail may have. */

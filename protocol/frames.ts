@@ -80,6 +80,10 @@ export const RoomEvent = z.discriminatedUnion("type", [
   z.object({ type: z.literal("member_updated"), seq: z.number().int(), ts: z.number(), member: Member }),
   /** The room has a new name. */
   z.object({ type: z.literal("room_renamed"), seq: z.number().int(), ts: z.number(), name: z.string() }),
+  /** `userId` reacted to a message with `emoji` (once per user, emoji and message). */
+  z.object({ type: z.literal("reaction_added"), seq: z.number().int(), ts: z.number(), messageId: z.string(), emoji: z.string(), userId: z.string() }),
+  /** `userId` took that reaction back. */
+  z.object({ type: z.literal("reaction_removed"), seq: z.number().int(), ts: z.number(), messageId: z.string(), emoji: z.string(), userId: z.string() }),
 ]);
 export type RoomEvent = z.infer<typeof RoomEvent>;
 export type RoomEventType = RoomEvent["type"];

@@ -176,6 +176,17 @@ export const MessageText = z
       .refine((s) => !BIDI_OVERRIDES.test(s), "Message must not contain bidirectional override characters"),
   );
 
+/** One emoji on a message: how many members reacted with it, and who (oldest first). */
+export const Reaction = z.object({ emoji: z.string(), count: z.number().int(), userIds: z.array(z.string()) });
+export type Reaction = z.infer<typeof Reaction>;
+
+/** A reaction's emoji: exactly one emoji (with its skin tone, ZWJ sequence or flag), nothing else. */
+export const ReactionEmoji = z
+  .string()
+  .max(64, "A reaction is one emoji")
+  .regex(/^\p{RGI_Emoji}$/v, "A reaction is one emoji");
+export const ReactionBody = z.object({ emoji: ReactionEmoji });
+
 /** A stored message as clients see it. `text` is null once deleted. */
 export const Message = z.object({
   id: z.string(),
@@ -188,6 +199,11 @@ export const Message = z.object({
   createdAt: z.number(),
   editedAt: z.number().nullable(),
   deletedAt: z.number().nullable(),
+  /**
+   * Its reactions, in the order each emoji was first used (history, snapshots and replays carry
+   * them; a new message has none; `message_edited` carries none: keep what you have).
+   */
+  reactions: z.array(Reaction).optional(),
 });
 export type Message = z.infer<typeof Message>;
 

@@ -40,11 +40,11 @@ import { Members, type MemberState } from "./room/members";
 import { RoomMeta } from "./room/meta";
 import { Presence } from "./room/presence";
 import { Pushes } from "./room/pushes";
-import { type ReadOutcome, RoomWrites, type SendOutcome } from "./room/writes";
+import { type ReactOutcome, type ReadOutcome, RoomWrites, type SendOutcome } from "./room/writes";
 import { ROOM_MIGRATIONS } from "./room/schema";
 import { UPGRADE_HEADERS } from "./room/contract";
 
-export type { Actor, Failure, ReadOutcome, SendOutcome };
+export type { Actor, Failure, ReactOutcome, ReadOutcome, SendOutcome };
 
 interface Attachment extends BaseAttachment {
   username: string;
@@ -229,6 +229,12 @@ export class Room extends SocketObject<Attachment> {
   markRead(actor: Actor, seq: number, back = false): ReadOutcome {
     this.meter.count("requests");
     return this.#writes.markRead(actor, seq, back);
+  }
+
+  /** Add or take back a reaction (idempotent per user, emoji and message). */
+  react(actor: Actor, messageId: string, emoji: string, on: boolean): ReactOutcome {
+    this.meter.count("requests");
+    return this.#writes.react(actor, messageId, emoji, on);
   }
 
   /** Announce a file whose bytes are stored and whose metadata is committed (idempotent by file id). */

@@ -85,6 +85,8 @@ export interface RoomRates {
   edit: Rate;
   read: Rate;
   typing: Rate;
+  /** Reactions added or removed. */
+  react: Rate;
 }
 
 export function roomRates(env: Env): RoomRates {
@@ -93,5 +95,6 @@ export function roomRates(env: Env): RoomRates {
     edit: parseRate("RATE_EDIT", env.RATE_EDIT, { count: 20, seconds: 20 }),
     read: parseRate("RATE_READ", env.RATE_READ, { count: 12, seconds: 3 }),
     typing: parseRate("RATE_TYPING", env.RATE_TYPING, { count: 20, seconds: 10 }),
+    react: parseRate("RATE_REACT", env.RATE_REACT, { count: 30, seconds: 10 }),
   };
 }

@@ -18,4 +18,4 @@ export const HUB_UPGRADE_HEADERS = { userId: "X-Parley-User-Id", session: "X-Par
 
 /** A refused write or read, as data (`{ ok: false, code, message, retryAfter?, seq? }`). */
 export type { Failure } from "./log";
-export type { ReadOutcome, SendOutcome } from "./writes";
+export type { ReactOutcome, ReadOutcome, SendOutcome } from "./writes";

@@ -14,6 +14,7 @@
 import { newId } from "../lib/encoding";
 import type { Sql } from "../lib/meter";
 import { type FileInfo, type Message, REPLAY_WINDOW, type RoomEvent } from "#protocol";
+import { Reactions } from "./reactions";
 
 /** Distributive Omit, so each member of the union keeps its own fields. */
 type EventBody<E> = E extends RoomEvent ? Omit<E, "seq" | "ts"> : never;
@@ -69,8 +70,12 @@ export interface Item {
 
 export class EventLog {
   #head: number | undefined;
+  /** The messages' reactions (what leaves the log carries them). */
+  readonly reactions: Reactions;
 
-  constructor(private readonly sql: Sql) {}
+  constructor(private readonly sql: Sql) {
+    this.reactions = new Reactions(sql);
+  }
 
   /** The seq of the newest event (0 for an empty room). */
   head(): number {
@@ -146,6 +151,7 @@ export class EventLog {
   /** Delete a message: its text leaves storage, including the edits that carried it. */
   deleteMessage(message: Message, now: number): RoomEvent {
     this.sql.exec("UPDATE messages SET text = NULL, deleted_at = ? WHERE id = ?", now, message.id);
+    this.reactions.removeAll(message.id);
     this.sql.exec(
       `UPDATE events SET data = json_set(data, '$.message.text', json('null'), '$.message.deletedAt', ?)
        WHERE type = 'message_edited' AND json_extract(data, '$.message.id') = ?`,
@@ -160,7 +166,7 @@ export class EventLog {
     const rows = this.sql
       .exec<MessageRow>("SELECT * FROM messages WHERE seq < ? ORDER BY seq DESC LIMIT ?", before ?? Number.MAX_SAFE_INTEGER, limit + 1)
       .toArray();
-    return { messages: rows.slice(0, limit).reverse().map(toMessage), hasMore: rows.length > limit };
+    return { messages: this.reactions.attach(rows.slice(0, limit).reverse().map(toMessage)), hasMore: rows.length > limit };
   }
 
   // ------------------------------------------------------------ files
@@ -200,7 +206,7 @@ export class EventLog {
     if (after + 1 < head - REPLAY_WINDOW + 1) {
       return { ok: false, code: "resync_required", message: "Reload the room: those events are no longer kept", seq: head };
     }
-    const messages = this.sql.exec<MessageRow>("SELECT * FROM messages WHERE seq > ? ORDER BY seq", after).toArray();
+    const messages = this.reactions.attach(this.sql.exec<MessageRow>("SELECT * FROM messages WHERE seq > ? ORDER BY seq", after).toArray().map(toMessage));
     const others = this.sql.exec<{ data: string }>("SELECT data FROM events WHERE seq > ? ORDER BY seq", after).toArray();
     const events: RoomEvent[] = [];
     let i = 0;
@@ -209,7 +215,7 @@ export class EventLog {
       const m = messages[i];
       const o = others[j] && (JSON.parse(others[j]!.data) as RoomEvent);
       if (m && (!o || m.seq < o.seq)) {
-        events.push(messageEvent(toMessage(m)));
+        events.push(messageEvent(m));
         i++;
       } else if (o) {
         events.push(o);

@@ -64,4 +64,12 @@ ALTER TABLE members ADD COLUMN display_name TEXT;
 ALTER TABLE files ADD COLUMN created_at INTEGER;
 `;
 
-export const ROOM_MIGRATIONS: readonly string[] = [V1, V2, V3];
+/** 4 — reactions (issue #15): one row per user, emoji and message. */
+const V4 = `
+CREATE TABLE reactions (
+  message_id TEXT NOT NULL, emoji TEXT NOT NULL, user_id TEXT NOT NULL, created_at INTEGER NOT NULL,
+  PRIMARY KEY (message_id, emoji, user_id)
+) WITHOUT ROWID;
+`;
+
+export const ROOM_MIGRATIONS: readonly string[] = [V1, V2, V3, V4];

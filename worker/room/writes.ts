@@ -5,7 +5,7 @@
  * pushes — never waiting for them. Rate limits are in-memory token buckets
  * per user per room (lib/rate.ts), shared by the HTTP and socket paths.
  */
-import { type CountTrigger, type FileInfo, type Message, type RoomEvent, type ServerFrame, TYPING_TTL_MS } from "#protocol";
+import { type CountTrigger, type FileInfo, LIMITS, type Message, type Reaction, type RoomEvent, type ServerFrame, TYPING_TTL_MS } from "#protocol";
 import type { Rate, RoomRates } from "../lib/limits";
 import { TokenBuckets } from "../lib/rate";
 import type { Activities, Activity } from "./activity";
@@ -16,6 +16,8 @@ import type { Members } from "./members";
 
 export type SendOutcome = { ok: true; message: Message; seq: number; duplicate: boolean } | Failure;
 export type ReadOutcome = { ok: true; readSeq: number; unread: number; changed: boolean } | Failure;
+/** A reaction toggled: the message's reactions now, and the event (null when it changed nothing). */
+export type ReactOutcome = { ok: true; event: RoomEvent | null; reactions: Reaction[] } | Failure;
 
 /** An upload shows "… is uploading" at most this long if nobody clears it. */
 const UPLOADING_TTL_MS = 10 * 60 * 1000;
@@ -50,6 +52,8 @@ export class RoomWrites {
   readonly #reads: TokenBuckets;
   /** "Is typing" on/off frames. */
   readonly #typing: TokenBuckets;
+  /** Reactions added or removed. */
+  readonly #reacts: TokenBuckets;
 
   constructor(
     private readonly d: WriteDeps,
@@ -58,6 +62,7 @@ export class RoomWrites {
     this.#sends = bucket(rates.send);
     this.#edits = bucket(rates.edit);
     this.#reads = bucket(rates.read);
+    this.#reacts = bucket(rates.react);
     this.#typing = bucket(rates.typing);
   }
 
@@ -119,6 +124,33 @@ export class RoomWrites {
     this.d.pushed(changed, "message_deleted");
     if (preview) this.d.previewChanged(actor.id);
     return { ok: true, event };
+  }
+
+  /**
+   * Add (`on`) or take back a reaction. Idempotent per user, emoji and
+   * message: a repeat changes nothing, costs no token and broadcasts nothing.
+   * Not an unread item: no count moves.
+   */
+  react(actor: Actor, messageId: string, emoji: string, on: boolean): ReactOutcome {
+    const { log, members } = this.d;
+    if (!members.get(actor.id)) return { ok: false, code: "forbidden", message: "You are not a member of this room" };
+    const message = log.messageById(messageId);
+    if (!message || message.deletedAt !== null) return { ok: false, code: "not_found", message: "That message does not exist" };
+    const { reactions } = log;
+    if (reactions.has(messageId, emoji, actor.id) === on) return { ok: true, event: null, reactions: reactions.of(messageId) };
+    if (on && reactions.emojiCount(messageId) >= LIMITS.reactionsPerMessage && !reactions.of(messageId).some((r) => r.emoji === emoji)) {
+      return { ok: false, code: "bad_request", message: `A message takes at most ${LIMITS.reactionsPerMessage} different reactions` };
+    }
+    const now = Date.now();
+    const wait = this.#reacts.take(actor.id, now);
+    if (wait > 0) return slowDown(wait);
+    const event = this.d.write(() => {
+      if (on) reactions.add(messageId, emoji, actor.id, now);
+      else reactions.remove(messageId, emoji, actor.id);
+      return log.append({ type: on ? "reaction_added" : "reaction_removed", messageId, emoji, userId: actor.id }, now);
+    });
+    this.d.broadcast(event);
+    return { ok: true, event, reactions: reactions.of(messageId) };
   }
 
   /**

@@ -16,6 +16,9 @@ import {
   HistoryQuery,
   MarkUnreadBody,
   type Message,
+  type Reaction,
+  ReactionBody,
+  ReactionEmoji,
   ReadBody,
   type ReadReply,
   SendMessageBody,
@@ -98,6 +101,21 @@ export const timeline = new Hono<AppEnv>()
     const res = await room.editMessage(c.var.auth.user, c.req.param("messageId"), c.req.valid("json").text);
     if (!res.ok) fail(res);
     return c.json({ message: res.message satisfies Message });
+  })
+  .post("/:id/messages/:messageId/reactions", requireMembership(), ...jsonBody(ReactionBody), async (c) => {
+    const room = c.env.ROOM.getByName(c.var.membership.room.id);
+    const res = await room.react(c.var.auth.user, c.req.param("messageId"), c.req.valid("json").emoji, true);
+    if (!res.ok) fail(res);
+    return c.json({ reactions: res.reactions satisfies Reaction[] }, res.event ? 201 : 200);
+  })
+  .delete("/:id/messages/:messageId/reactions/:emoji", requireMembership(), async (c) => {
+    // The emoji is a path segment (percent-encoded UTF-8); Hono decodes it.
+    const emoji = ReactionEmoji.safeParse(c.req.param("emoji"));
+    if (!emoji.success) throw apiError(400, "bad_request", "A reaction is one emoji");
+    const room = c.env.ROOM.getByName(c.var.membership.room.id);
+    const res = await room.react(c.var.auth.user, c.req.param("messageId"), emoji.data, false);
+    if (!res.ok) fail(res);
+    return c.json({ reactions: res.reactions satisfies Reaction[] });
   })
   .delete("/:id/messages/:messageId", requireMembership(), async (c) => {
     const res = await c.env.ROOM.getByName(c.var.membership.room.id).deleteMessage(c.var.auth.user, c.req.param("messageId"));
