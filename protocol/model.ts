@@ -208,6 +208,29 @@ export const Message = z.object({
 export type Message = z.infer<typeof Message>;
 
 export const SendMessageBody = z.object({ clientId: ClientId, text: MessageText });
+
+/** `GET /api/search?q=&room=`: `q` as typed (the server makes it safe); `room` limits it to one room of mine. */
+export const SearchQuery = z.object({
+  q: z.string(),
+  room: z.string().min(1).max(64).optional(),
+});
+/** A found message: where it is (`roomId`, `seq` to load the history around it) and a snippet with the matches marked. */
+export const SearchHit = z.object({
+  roomId: z.string(),
+  seq: z.number().int(),
+  messageId: z.string(),
+  userId: z.string(),
+  username: z.string(),
+  createdAt: z.number(),
+  /** The snippet as plain text ("…" where text was left out). */
+  snippet: z.string(),
+  /** The same snippet in pieces, `hit` on the matched words (render as text; never as HTML). */
+  parts: z.array(z.object({ text: z.string(), hit: z.boolean() })),
+});
+export type SearchHit = z.infer<typeof SearchHit>;
+/** Newest first; `partial` when a room did not answer in time (its hits are missing). */
+export const SearchReply = z.object({ hits: z.array(SearchHit), partial: z.boolean() });
+export type SearchReply = z.infer<typeof SearchReply>;
 export const EditMessageBody = z.object({ text: MessageText });
 export const HistoryQuery = z.object({
   before: z.coerce.number().int().min(1).optional(),

@@ -17,6 +17,7 @@ import { dmApi } from "./routes/dm";
 import { health } from "./routes/health";
 import { me } from "./routes/me";
 import { roomsApi } from "./routes/rooms";
+import { searchApi } from "./routes/search";
 import { timeline } from "./routes/timeline";
 import { fileApi, roomFiles } from "./routes/files";
 import { benchHooks } from "./routes/bench";
@@ -46,6 +47,7 @@ app.use("/me/*", requireAuth());
 app.use("/dm/*", requireAuth());
 app.use("/rooms/*", requireAuth());
 app.use("/files/*", requireAuth());
+app.use("/search", requireAuth());
 // The routes of one room (`/rooms/:id/…`) each start with requireMembership() (middleware/membership.ts),
 // which sets c.var.membership; the socket upgrade is checked by the Room object itself.
 
@@ -58,6 +60,7 @@ app
   .route("/rooms", timeline)
   .route("/rooms", roomFiles)
   .route("/files", fileApi)
+  .route("/search", searchApi)
   .route("/_bench", benchHooks);
 
 app.notFound((c) => errorResponse(404, "not_found", `No API route for ${c.req.method} ${new URL(c.req.url).pathname}`));

@@ -20,6 +20,7 @@ import {
   type Message,
   type Receipt,
   type RoomEvent,
+  type SearchHit,
   type ServerFrame,
 } from "#protocol";
 import { newId } from "./lib/encoding";
@@ -200,6 +201,17 @@ export class Room extends SocketObject<Attachment> {
   eventsAfter(after: number) {
     this.meter.count("requests");
     return this.log.eventsAfter(after);
+  }
+
+  /**
+   * Messages matching an FTS5 expression (made safe by lib/search-query.ts), newest first.
+   * Members only: the room checks for itself, whatever the Worker checked.
+   */
+  search(userId: string, match: string, limit: number, before?: number): Omit<SearchHit, "roomId">[] | null {
+    this.meter.count("requests");
+    if (!this.members.get(userId)) return null;
+    if (this.log.index.behind) this.#write(() => this.log.index.catchUp(this.log.head()));
+    return this.log.index.search(match, limit, before);
   }
 
   /** Who has the room open (distinct users with an open socket). */

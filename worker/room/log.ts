@@ -15,6 +15,7 @@ import { newId } from "../lib/encoding";
 import type { Sql } from "../lib/meter";
 import { type FileInfo, type Message, REPLAY_WINDOW, type RoomEvent } from "#protocol";
 import { Reactions } from "./reactions";
+import { MessageIndex } from "./search";
 
 /** Distributive Omit, so each member of the union keeps its own fields. */
 type EventBody<E> = E extends RoomEvent ? Omit<E, "seq" | "ts"> : never;
@@ -72,9 +73,12 @@ export class EventLog {
   #head: number | undefined;
   /** The messages' reactions (what leaves the log carries them). */
   readonly reactions: Reactions;
+  /** The messages' full-text index (kept in step by the writes below). */
+  readonly index: MessageIndex;
 
   constructor(private readonly sql: Sql) {
     this.reactions = new Reactions(sql);
+    this.index = new MessageIndex(sql);
   }
 
   /** The seq of the newest event (0 for an empty room). */
@@ -90,6 +94,7 @@ export class EventLog {
   /** Forget cached state (after a failed transaction). */
   invalidate(): void {
     this.#head = undefined;
+    this.index.invalidate();
   }
 
   /** Store a non-message event as the next seq; prunes events beyond the replay window. */
@@ -137,19 +142,23 @@ export class EventLog {
       message.text,
       message.createdAt,
     );
+    this.index.added(message.seq);
     this.#head = message.seq;
     return { message, event: messageEvent(message) };
   }
 
   /** Change a message's text (`message_edited`). */
   editMessage(message: Message, text: string, now: number): { message: Message; event: RoomEvent } {
+    if (message.text !== null) this.index.changing(message.seq, message.text);
     this.sql.exec("UPDATE messages SET text = ?, edited_at = ? WHERE id = ?", text, now, message.id);
+    this.index.changed(message.seq, text);
     const edited: Message = { ...message, text, editedAt: now };
     return { message: edited, event: this.append({ type: "message_edited", message: edited }, now) };
   }
 
   /** Delete a message: its text leaves storage, including the edits that carried it. */
   deleteMessage(message: Message, now: number): RoomEvent {
+    if (message.text !== null) this.index.changing(message.seq, message.text);
     this.sql.exec("UPDATE messages SET text = NULL, deleted_at = ? WHERE id = ?", now, message.id);
     this.reactions.removeAll(message.id);
     this.sql.exec(

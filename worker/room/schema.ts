@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS count_outbox (user_id TEXT PRIMARY KEY, n INTEGER NOT
  * 2 — cost does not grow with the room (issue #8):
  * - members keep only their cursor (no stored unread count, no count outbox):
  *   counts are derived from the log and cached in memory;
- * - messages are their own log entries (replayed from \`messages\`), so the
+ * - messages are their own log entries (replayed from `messages`), so the
  *   \`events\` table holds only the other events, and receipts leave the log;
  * - rate limits move to memory (lib/rate.ts);
  * - hub notices (room added / removed / renamed) get a small durable outbox.
@@ -72,4 +72,20 @@ CREATE TABLE reactions (
 ) WITHOUT ROWID;
 `;
 
-export const ROOM_MIGRATIONS: readonly string[] = [V1, V2, V3, V4];
+/**
+ * 5 — message search (issue #15): an FTS5 index over the messages' text, its
+ * content read from `messages` itself (external content: the text is not
+ * stored twice), keyed by the message's seq. No column sizes (search sorts by
+ * time, not by bm25). The messages there are indexed now; later ones in
+ * batches (room/search.ts, `meta.indexed_upto`).
+ */
+const V5 = `
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+  text, content='messages', content_rowid='seq', columnsize=0, tokenize='unicode61 remove_diacritics 2'
+);
+INSERT INTO messages_fts (rowid, text) SELECT seq, text FROM messages WHERE text IS NOT NULL;
+INSERT INTO meta (key, value) SELECT 'indexed_upto', COALESCE(MAX(seq), 0) FROM messages WHERE true
+  ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+`;
+
+export const ROOM_MIGRATIONS: readonly string[] = [V1, V2, V3, V4, V5];
