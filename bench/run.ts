@@ -11,7 +11,7 @@
  * bench/results/latest.json (see lib/config.ts for the other names).
  *
  * Scenarios, in order: scenarios/fanout.ts, badge.ts, throughput.ts, storm.ts, files.ts,
- * payload.ts, cost.ts.
+ * payload.ts, cost.ts, search.ts.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -28,6 +28,7 @@ import { costScenario } from "./scenarios/cost.ts";
 import { fanoutScenario } from "./scenarios/fanout.ts";
 import { filesScenario } from "./scenarios/files.ts";
 import { payloadScenario } from "./scenarios/payload.ts";
+import { searchScenario } from "./scenarios/search.ts";
 import { stormScenario } from "./scenarios/storm.ts";
 import { throughputScenario } from "./scenarios/throughput.ts";
 
@@ -85,6 +86,7 @@ if (want("files")) s.files = await filesScenario(ctx);
 if (want("payload")) s.payload = await payloadScenario(ctx, badge?.badgeFrameBytes);
 const cost = want("cost") ? await costScenario(ctx) : undefined;
 if (cost) s.cost = cost;
+if (want("search")) s.search = await searchScenario(ctx);
 
 // ---------------------------------------------------------------- report
 

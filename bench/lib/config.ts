@@ -6,7 +6,7 @@
  */
 
 /** The scenarios, in the order they run. */
-export const SCENARIOS = ["fanout", "badge", "throughput", "storm", "files", "payload", "cost"] as const;
+export const SCENARIOS = ["fanout", "badge", "throughput", "storm", "files", "payload", "cost", "search"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Sizes {
@@ -32,10 +32,14 @@ export interface Sizes {
   costBadgeK: number;
   idleSockets: number;
   idleSeconds: number;
+  /** Search: rooms of one user, messages per room, queries. */
+  searchRooms: number;
+  searchMessages: number;
+  searchQueries: number;
 }
 
-const QUICK: Sizes = { fanout: [50], fanCount: 10, badgeN: 50, badgeCount: 10, tputListeners: 20, tputRates: [100, 200], tputSeconds: 2, stormN: 100, fileMB: 1, fileWatchers: 20, costSizes: [10, 100], costMessages: 20, costBadgeN: 100, costBadgeK: 10, idleSockets: 10, idleSeconds: 35 };
-const FULL: Sizes = { fanout: [100, 1000], fanCount: 100, badgeN: 200, badgeCount: 100, tputListeners: 100, tputRates: [250, 500, 750, 1000], tputSeconds: 3, stormN: 1000, fileMB: 10, fileWatchers: 100, costSizes: [10, 100, 1000], costMessages: 20, costBadgeN: 100, costBadgeK: 10, idleSockets: 10, idleSeconds: 65 };
+const QUICK: Sizes = { fanout: [50], fanCount: 10, badgeN: 50, badgeCount: 10, tputListeners: 20, tputRates: [100, 200], tputSeconds: 2, stormN: 100, fileMB: 1, fileWatchers: 20, costSizes: [10, 100], costMessages: 20, costBadgeN: 100, costBadgeK: 10, idleSockets: 10, idleSeconds: 35, searchRooms: 10, searchMessages: 200, searchQueries: 12 };
+const FULL: Sizes = { fanout: [100, 1000], fanCount: 100, badgeN: 200, badgeCount: 100, tputListeners: 100, tputRates: [250, 500, 750, 1000], tputSeconds: 3, stormN: 1000, fileMB: 10, fileWatchers: 100, costSizes: [10, 100, 1000], costMessages: 20, costBadgeN: 100, costBadgeK: 10, idleSockets: 10, idleSeconds: 65, searchRooms: 50, searchMessages: 1000, searchQueries: 60 };
 
 /** Messages per second from one sender (under the per-user send limit of 10/s). */
 export const SEND_RATE = 5;
