@@ -12,9 +12,10 @@
  * anything else (`javascript:`, `data:`, `vbscript:`, odd schemes) is shown
  * as the text that was written. The stored text is never changed.
  */
-import MarkdownIt from "markdown-it";
-import type Token from "markdown-it/lib/token.mjs";
+import MarkdownIt, { type Token } from "markdown-it";
 
+type ContainerType = "p" | "strong" | "em" | "s" | "blockquote" | "ul" | "ol" | "li";
+type Container = { type: ContainerType; children: MdNode[]; start?: number };
 export type MdNode =
   | { type: "text"; text: string }
   | { type: "br" }
@@ -22,7 +23,7 @@ export type MdNode =
   | { type: "code"; text: string }
   | { type: "pre"; text: string; lang: string }
   | { type: "link"; href: string; children: MdNode[] }
-  | { type: "p" | "strong" | "em" | "s" | "blockquote" | "ul" | "ol" | "li"; children: MdNode[]; start?: number };
+  | Container;
 
 const md = new MarkdownIt("commonmark", { html: false, linkify: true, breaks: true, typographer: false });
 md.enable(["strikethrough", "linkify"]);
@@ -63,7 +64,7 @@ function textNodes(text: string): MdNode[] {
   return out;
 }
 
-const CONTAINERS: Record<string, Extract<MdNode, { children: MdNode[] }>["type"]> = {
+const CONTAINERS: Record<string, ContainerType> = {
   paragraph_open: "p",
   strong_open: "strong",
   em_open: "em",
@@ -89,17 +90,17 @@ export function parseMessage(text: string): MdNode[] {
       if (t.type === "inline") {
         walk(t.children ?? []);
       } else if (t.type in CONTAINERS) {
-        const node: MdNode = { type: CONTAINERS[t.type]!, children: [] };
+        const node: Container = { type: CONTAINERS[t.type]!, children: [] };
         if (t.type === "ordered_list_open") node.start = Number(t.attrGet("start") ?? 1);
         push(node);
         stack.push(node.children);
       } else if (t.type.endsWith("_close") && t.type !== "link_close") {
         if (stack.length > 1) stack.pop();
       } else if (t.type === "link_open") {
-        const href = safeHref(t.attrGet("href") ?? "");
+        const href = safeHref(String(t.attrGet("href") ?? ""));
         // Autolinks (`<https://…>`) and bare URLs only: the `link` rule is off.
         if (href) {
-          const node: MdNode = { type: "link", href, children: [] };
+          const node: Extract<MdNode, { type: "link" }> = { type: "link", href, children: [] };
           push(node);
           stack.push(node.children);
           refusedLinks.push(false);
