@@ -56,6 +56,22 @@ export const api = {
   /** End the session. */
   logout: () => request("POST", "/api/auth/logout", null, undefined, { allow401: true }),
 
+  /** Set my display name (`null` clears it); answers me as I am now. */
+  updateMe: (displayName: string | null) => request("PATCH", "/api/me", User, { displayName }),
+
+  /**
+   * Change my password; my other sessions are signed out. A wrong current
+   * password is a 401 `invalid_credentials`, which must not sign this tab out.
+   */
+  changePassword: (currentPassword: string, newPassword: string) =>
+    request("POST", "/api/me/password", null, { currentPassword, newPassword }, { allow401: true }),
+
+  /** End every session of mine, this one too. */
+  signOutEverywhere: () => request("DELETE", "/api/me/sessions", null, undefined, { allow401: true }),
+
+  /** Delete my account (the password again); a wrong one is a 401 `invalid_credentials`. */
+  deleteAccount: (password: string) => request("DELETE", "/api/me", null, { password }, { allow401: true }),
+
   /** The rooms the signed-in user belongs to. */
   rooms: async (options?: RequestOptions) => (await request("GET", "/api/rooms", RoomList, undefined, options)).rooms,
 

@@ -8,7 +8,8 @@
  * (removed, or I left) and `room_updated` (renamed), applied to the shared
  * {@link Rooms} list wherever it is shown. While the socket is down the
  * counts are polled from `GET /api/me/unread` (and only then); the transport
- * retries the socket, and gives up for good on 1008 (signed out).
+ * retries the socket, and gives up for good on 1008 (signed out), when it
+ * asks the session whether it still exists (signed out elsewhere → sign-in).
  */
 import { HubFrame, type NotificationCountUpdate } from "#protocol";
 import type { Rooms } from "./rooms.svelte.ts";
@@ -49,6 +50,7 @@ export class BadgeSync {
       onframe: (frame) => this.#onFrame(frame),
       poll: () => session.refreshUnread(),
       pollMs: BADGE_POLL_MS,
+      onend: () => void session.verify(),
     });
   }
 

@@ -42,6 +42,11 @@ export function onUnauthorized(handler: () => void): () => void {
   };
 }
 
+/** Tell the app the session is gone (as a 401 would): e.g. after a request that opted out of the handler with `allow401`. */
+export function notifyUnauthorized(): void {
+  unauthorizedHandler?.();
+}
+
 /** Turn anything thrown into a sentence for an alert region. */
 export function errorMessage(err: unknown): string {
   if (err instanceof ApiError) return err.message;

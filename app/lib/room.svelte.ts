@@ -9,6 +9,7 @@
  */
 import type { FileInfo, Member, Message, Receipt, Role, RoomEvent, RoomSnapshot } from "#protocol";
 import { api, type RoomInfo } from "./api.ts";
+import { type Names, nameIndex } from "./display-names.ts";
 import { ApiError, errorMessage } from "./http.ts";
 import { ReadState } from "./read-state.svelte.ts";
 import { RoomFiles } from "./room-files.svelte.ts";
@@ -34,6 +35,8 @@ export class RoomState {
   #room = $state.raw<RoomInfo | null>(null);
   #role = $state<Role>("member");
   #members = $state.raw<Member[]>([]);
+  /** Accounts deleted while the room was open (their loaded messages still carry the old username). */
+  #deleted = $state.raw<string[]>([]);
   #messages = $state.raw<Message[]>([]);
   #hasMore = $state(false);
   #loadingOlder = $state(false);
@@ -84,6 +87,9 @@ export class RoomState {
   /** Members, owner first, then by username. */
   readonly members: Member[] = $derived([...this.#members].sort(memberOrder));
 
+  /** What to call each person here: display names, else usernames; "deleted user" (see display-names.ts). */
+  readonly names: Names = $derived(nameIndex(this.#members, this.#deleted));
+
   /** Stored messages I have loaded, oldest first (by `seq`). Deleted ones have `text: null`. */
   get messages(): Message[] {
     return this.#messages;
@@ -121,6 +127,7 @@ export class RoomState {
     this.#room = null;
     this.#role = "member";
     this.#members = [];
+    this.#deleted = [];
     this.#messages = [];
     this.#hasMore = false;
     this.#loadingOlder = false;
@@ -247,6 +254,11 @@ export class RoomState {
       case "member_left":
         this.#dropMember(event.userId);
         this.reads.forget(event.userId);
+        if (event.accountDeleted) this.#deleted = [...this.#deleted, event.userId];
+        break;
+      case "member_updated":
+        this.#upsertMember(event.member);
+        if (event.member.id === this.#me) this.#role = event.member.role;
         break;
       case "room_renamed":
         if (this.#room) this.#room = { ...this.#room, name: event.name };

@@ -6,12 +6,16 @@
  * full frame on connect, {@link Session.mergeUnread} for changes,
  * {@link Session.forgetRoom} on `room_removed`) and from `GET /api/me/unread`
  * while it is down.
+ *
+ * It also runs my account settings (display name, password, sign out
+ * everywhere, deletion), and {@link Session.verify} finds out whether a
+ * socket closed as "signed out" means this tab's session is gone.
  */
 import { SvelteSet } from "svelte/reactivity";
 import type { UnreadCounts, User } from "#protocol";
 import { api, type CredentialsInput } from "./api.ts";
 import { clearSavedOutboxes } from "./outbox-store.ts";
-import { ApiError } from "./http.ts";
+import { ApiError, notifyUnauthorized } from "./http.ts";
 
 const NO_UNREAD: UnreadCounts = { total: 0, rooms: {} };
 
@@ -144,9 +148,50 @@ export class Session {
   async signOut(): Promise<void> {
     const me = this.#me?.id;
     await api.logout();
-    // Unsent messages stay across a reload, not across a sign-out (a shared computer).
-    if (me) await clearSavedOutboxes(me);
-    this.clear();
+    await this.#forget(me);
+  }
+
+  /** Set my display name (`null` clears it). @throws {ApiError} e.g. bad_request, rate_limited. */
+  async setDisplayName(displayName: string | null): Promise<User> {
+    const user = await api.updateMe(displayName);
+    if (user.id === this.#me?.id) this.#me = user;
+    return user;
+  }
+
+  /** Change my password: my other sessions are signed out, this one stays. @throws {ApiError} e.g. invalid_credentials, rate_limited. */
+  async changePassword(currentPassword: string, newPassword: string): Promise<void> {
+    await this.#guard(api.changePassword(currentPassword, newPassword));
+  }
+
+  /** End every session of mine (this one too), then forget it here. @throws {ApiError} */
+  async signOutEverywhere(): Promise<void> {
+    const me = this.#me?.id;
+    await this.#guard(api.signOutEverywhere());
+    await this.#forget(me);
+  }
+
+  /** Delete my account (its password again), then forget the session here. @throws {ApiError} e.g. invalid_credentials, rate_limited. */
+  async deleteAccount(password: string): Promise<void> {
+    const me = this.#me?.id;
+    await this.#guard(api.deleteAccount(password));
+    await this.#forget(me);
+  }
+
+  /**
+   * A socket was closed as "signed out" (here or elsewhere: sign out
+   * everywhere, a password change, a deleted account): ask the server. If
+   * this session is gone, the app's 401 handler runs (it goes to sign-in);
+   * if not, my details are refreshed.
+   */
+  async verify(): Promise<void> {
+    if (!this.#me) return;
+    const epoch = this.#epoch;
+    try {
+      const user = await api.me();
+      if (epoch === this.#epoch && user.id === this.#me?.id) this.#me = user;
+    } catch (err) {
+      if (epoch === this.#epoch && this.#me && err instanceof ApiError && err.status === 401) notifyUnauthorized();
+    }
   }
 
   /** Forget the session locally (after sign-out, or when the server answered 401). */
@@ -164,6 +209,22 @@ export class Session {
     } catch (err) {
       console.warn("Could not load unread counts:", err);
     }
+  }
+
+  /** A settings call that opted out of the 401 handler (a wrong password is a 401 too): any other 401 means the session is gone. */
+  async #guard<T>(call: Promise<T>): Promise<T> {
+    try {
+      return await call;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401 && err.code !== "invalid_credentials") notifyUnauthorized();
+      throw err;
+    }
+  }
+
+  /** After the session ended on the server: unsent messages stay across a reload, not across a sign-out (a shared computer). */
+  async #forget(userId: string | undefined): Promise<void> {
+    if (userId) await clearSavedOutboxes(userId);
+    this.clear();
   }
 
   #setUser(user: User | null): void {

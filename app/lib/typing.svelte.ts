@@ -36,25 +36,32 @@ export function describeUploading(names: readonly string[]): string {
  * disconnect), so there is no local expiry; it is cleared when the socket drops.
  */
 export class TypingIndicator {
-  /** "activity:userId" → username, in the order they started. */
-  readonly #active = new SvelteMap<string, string>();
+  /** "activity:userId" → who, in the order they started. */
+  readonly #active = new SvelteMap<string, { userId: string; username: string }>();
 
   /** Usernames of the people typing, in the order they started. */
-  readonly names: string[] = $derived(this.#who("typing"));
+  readonly names: string[] = $derived(this.#who("typing").map((p) => p.username));
 
   /** Usernames of the people uploading a file. */
-  readonly uploaders: string[] = $derived(this.#who("uploading"));
+  readonly uploaders: string[] = $derived(this.#who("uploading").map((p) => p.username));
 
-  /** A sentence for the indicator ("" when nobody is busy). */
-  readonly text: string = $derived(
-    [describeTyping(this.names), describeUploading(this.uploaders)].filter(Boolean).join(" · "),
-  );
+  /** A sentence for the indicator ("" when nobody is busy), with usernames. */
+  readonly text: string = $derived(this.describe());
+
+  /**
+   * The sentence, naming each person with `nameOf` (e.g. their display name
+   * in the room); reactive wherever it is read.
+   */
+  describe(nameOf: (userId: string, username: string) => string = (_id, username) => username): string {
+    const named = (activity: Activity) => this.#who(activity).map((p) => nameOf(p.userId, p.username));
+    return [describeTyping(named("typing")), describeUploading(named("uploading"))].filter(Boolean).join(" · ");
+  }
 
   /** Record a `typing` frame (`activity` defaults to "typing"). */
   set(userId: string, username: string, on: boolean, activity: Activity = "typing"): void {
     const key = `${activity}:${userId}`;
     if (!on) this.#active.delete(key);
-    else if (this.#active.get(key) !== username) this.#active.set(key, username);
+    else if (this.#active.get(key)?.username !== username) this.#active.set(key, { userId, username });
   }
 
   /** Forget everyone (the socket dropped: we can no longer tell). */
@@ -62,9 +69,9 @@ export class TypingIndicator {
     this.#active.clear();
   }
 
-  #who(activity: Activity): string[] {
+  #who(activity: Activity): { userId: string; username: string }[] {
     const prefix = `${activity}:`;
-    return [...this.#active].filter(([key]) => key.startsWith(prefix)).map(([, name]) => name);
+    return [...this.#active].filter(([key]) => key.startsWith(prefix)).map(([, who]) => who);
   }
 }
 

@@ -6,6 +6,7 @@
  *   each room re-reads its members from D1 (`member_updated`; a DM's other
  *   side gets `room_updated`), with the same repair as any membership change;
  * - a password change deletes every other session and closes their sockets;
+ *   "sign out everywhere" deletes them all, the caller's too;
  * - deletion keeps the user row as a tombstone ("deleted user", no password,
  *   a `username_key` no name can have, so the username is free again) since
  *   messages, files and rooms refer to it; removes every session and
@@ -24,6 +25,7 @@ import { loginLimits } from "./limits";
 import { claimLoginAttempt, clearLoginAttempts } from "./login-throttle";
 import { tellRoom } from "./membership";
 import { hashPassword, verifyPassword } from "./password";
+import { closeSessionSockets, deleteAllSessions } from "./session";
 import { ACCOUNT_DELETED, PASSWORD_CHANGED } from "./socket-object";
 
 const usernameKey = (username: string) => username.toLowerCase();
@@ -43,12 +45,6 @@ export async function confirmPassword(env: Env, db: DB, auth: Auth, password: st
   const row = await db.select({ hash: users.passwordHash }).from(users).where(eq(users.id, auth.user.id)).get();
   if (!row || !(await verifyPassword(password, row.hash))) throw apiError(401, "invalid_credentials", "Wrong password");
   await clearLoginAttempts(db, key, address);
-}
-
-/** The rooms a user is a member of now. */
-async function roomsOf(d1: D1Database, userId: string): Promise<string[]> {
-  const { results } = await d1.prepare("SELECT room_id AS id FROM memberships WHERE user_id = ?").bind(userId).all<{ id: string }>();
-  return results.map((r) => r.id);
 }
 
 /**
@@ -76,13 +72,22 @@ export async function changePassword(env: Env, auth: Auth, newPassword: string):
     d1.prepare("UPDATE users SET password_hash = ? WHERE id = ?").bind(hash, auth.user.id),
     d1.prepare("DELETE FROM sessions WHERE user_id = ? AND id_hash != ? RETURNING id_hash").bind(auth.user.id, auth.sessionHash),
   ]);
-  const hashes = gone?.results.map((r) => r.id_hash) ?? [];
-  if (!hashes.length) return;
-  const rooms = await roomsOf(d1, auth.user.id);
-  const closing = [...rooms.map((id) => env.ROOM.getByName(id).closeSessions(hashes, PASSWORD_CHANGED)), hubFor(env, auth.user.id).closeSessions(hashes, PASSWORD_CHANGED)];
   // The sessions are gone from D1 already (nothing they send is accepted); a room that misses the call closes them on their next frame.
-  const failed = (await Promise.allSettled(closing)).filter((r) => r.status === "rejected");
-  if (failed.length) console.error(`user ${auth.user.id}: closing other sessions' sockets failed in ${failed.length} objects`);
+  await closeSessionSockets(env, auth.user.id, gone?.results.map((r) => r.id_hash) ?? [], PASSWORD_CHANGED);
+}
+
+/** The close reason for every socket of a user who chose "sign out everywhere". */
+export const SIGNED_OUT_EVERYWHERE = "signed out: everywhere";
+
+/**
+ * "Sign out everywhere": every session of the user ends, the caller's too,
+ * and every socket of them closes (1008, {@link SIGNED_OUT_EVERYWHERE}).
+ * Answers how many sessions ended.
+ */
+export async function signOutEverywhere(env: Env, userId: string): Promise<number> {
+  const hashes = await deleteAllSessions(env, userId);
+  await closeSessionSockets(env, userId, hashes, SIGNED_OUT_EVERYWHERE);
+  return hashes.length;
 }
 
 /** Delete the account (see the module comment). */

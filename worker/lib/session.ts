@@ -8,6 +8,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { sessions, users } from "../db/schema";
 import type { Auth, DB } from "../types";
 import { randomBytes, sha256Hex, toBase64Url } from "./encoding";
+import { hubFor } from "./hub";
 
 /** Sent as `__Host-parley_session`: Secure, Path=/, no Domain. */
 export const SESSION_COOKIE = "parley_session";
@@ -37,6 +38,27 @@ export async function lookupSession(db: DB, token: string, now = Date.now()): Pr
 
 export async function deleteSession(db: DB, sessionHash: string): Promise<void> {
   await db.delete(sessions).where(eq(sessions.idHash, sessionHash));
+}
+
+/**
+ * Close every socket of these (already deleted) sessions of a user: in each
+ * of their rooms and on their badge hub, 1008 with `reason`. Sign-out, a
+ * password change and "sign out everywhere" all end here. A call that fails
+ * is logged, not thrown: the session is gone from D1, so the socket's next
+ * frame or upgrade is refused anyway, and its expiry closes it at the latest.
+ */
+export async function closeSessionSockets(env: Env, userId: string, sessionHashes: string[], reason = "signed out"): Promise<void> {
+  if (!sessionHashes.length) return;
+  const { results } = await env.DB.prepare("SELECT room_id AS id FROM memberships WHERE user_id = ?").bind(userId).all<{ id: string }>();
+  const closing = [...results.map((r) => env.ROOM.getByName(r.id).closeSessions(sessionHashes, reason)), hubFor(env, userId).closeSessions(sessionHashes, reason)];
+  const failed = (await Promise.allSettled(closing)).filter((r) => r.status === "rejected");
+  if (failed.length) console.error(`user ${userId}: closing the sockets of ${sessionHashes.length} sessions failed in ${failed.length} objects`);
+}
+
+/** Delete every session of a user (this one included); answers their hashes, for {@link closeSessionSockets}. */
+export async function deleteAllSessions(env: Env, userId: string): Promise<string[]> {
+  const { results } = await env.DB.prepare("DELETE FROM sessions WHERE user_id = ? RETURNING id_hash").bind(userId).all<{ id_hash: string }>();
+  return results.map((r) => r.id_hash);
 }
 
 /** Cron: delete expired sessions (their sockets closed themselves at expiry). */

@@ -1,15 +1,14 @@
 /** `/api/auth/*`: register, sign in, sign out. */
 import { eq } from "drizzle-orm";
 import { Hono } from "hono";
-import { memberships, users } from "../db/schema";
+import { users } from "../db/schema";
 import { newId } from "../lib/encoding";
 import { apiError } from "../lib/errors";
 import { addressBlock, claimLoginAttempt, clearLoginAttempts } from "../lib/login-throttle";
 import { accountRates, loginLimits } from "../lib/limits";
 import { requireWindow } from "../lib/rate-window";
 import { dummyPasswordHash, hashPassword, verifyPassword } from "../lib/password";
-import { clearSessionCookie, createSession, deleteSession, lookupSession, readSessionToken, setSessionCookie } from "../lib/session";
-import { hubFor } from "../lib/hub";
+import { clearSessionCookie, closeSessionSockets, createSession, deleteSession, lookupSession, readSessionToken, setSessionCookie } from "../lib/session";
 import { jsonBody } from "../middleware/validate";
 import { Credentials, LoginBody, type User } from "#protocol";
 import type { AppEnv } from "../types";
@@ -63,12 +62,8 @@ export const auth = new Hono<AppEnv>()
     const session = token ? await lookupSession(c.var.db, token) : null;
     if (session) {
       await deleteSession(c.var.db, session.sessionHash);
-      // Close every socket this session opened, in every room of the user.
-      const rooms = await c.var.db.select({ id: memberships.roomId }).from(memberships).where(eq(memberships.userId, session.user.id));
-      await Promise.all([
-        ...rooms.map((r) => c.env.ROOM.getByName(r.id).closeSession(session.sessionHash)),
-        hubFor(c.env, session.user.id).closeSession(session.sessionHash),
-      ]);
+      // Close every socket this session opened, in every room of the user and on its badge hub.
+      await closeSessionSockets(c.env, session.user.id, [session.sessionHash]);
     }
     clearSessionCookie(c);
     return c.body(null, 204);

@@ -1,10 +1,11 @@
 /**
  * `/api/me`: who I am, my badge, the badge socket, and my account settings
- * (display name, password, deletion — the work is in lib/account.ts).
+ * (display name, password, signing out everywhere, deletion — the work is in
+ * lib/account.ts).
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { confirmPassword, changePassword, deleteAccount, setDisplayName } from "../lib/account";
+import { confirmPassword, changePassword, deleteAccount, setDisplayName, signOutEverywhere } from "../lib/account";
 import { apiError } from "../lib/errors";
 import { hubFor } from "../lib/hub";
 import { accountRates } from "../lib/limits";
@@ -42,6 +43,12 @@ export const me = new Hono<AppEnv>()
     const { currentPassword, newPassword } = c.req.valid("json");
     await confirmPassword(c.env, c.var.db, c.var.auth, currentPassword, address(c));
     await changePassword(c.env, c.var.auth, newPassword);
+    return c.body(null, 204);
+  })
+  // Every session of mine ends, this one too; their sockets close (1008). Needs no body: the session is the proof.
+  .delete("/sessions", async (c) => {
+    await signOutEverywhere(c.env, c.var.auth.user.id);
+    clearSessionCookie(c);
     return c.body(null, 204);
   })
   // A9: the account's sessions and sockets end; its messages show "deleted user"; its username is free again.
