@@ -84,7 +84,7 @@ CREATE VIRTUAL TABLE messages_fts USING fts5(
   text, content='messages', content_rowid='seq', columnsize=0, tokenize='unicode61 remove_diacritics 2'
 );
 INSERT INTO messages_fts (rowid, text) SELECT seq, text FROM messages WHERE text IS NOT NULL;
-INSERT INTO meta (key, value) SELECT 'indexed_upto', COALESCE(MAX(seq), 0) FROM messages WHERE true
+INSERT INTO meta (key, value) SELECT 'indexed_upto', MAX(seq) FROM messages HAVING COUNT(*) > 0
   ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 `;
 
