@@ -1,0 +1,106 @@
+// Accessibility, measured (issue #14 item 7): axe-core in the browser on the sign-in page, the
+// rooms list and a room with messages and files, at desktop and phone sizes — no serious or
+// critical violations. (The keyboard-only walk is in keyboard.e2e.test.ts.)
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { after, before, test } from "node:test";
+import type { Browser, Page } from "playwright-core";
+import { BASE_URL, launch, screenshot, TIMEOUT } from "./lib.ts";
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+const SIZES = [
+  { name: "desktop", width: 1280, height: 800 },
+  { name: "phone", width: 390, height: 844 },
+] as const;
+
+let browser: Browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+interface Violation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
+
+/** Run axe on the page as it is; fail on serious or critical violations, naming them. */
+async function audit(page: Page, where: string): Promise<void> {
+  // evaluate() runs outside the page's CSP, so axe needs no inline script.
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(AXE);
+  const { violations, passed } = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: Violation[]; passes: unknown[] }> } }).axe;
+    const result = await axe.run(document, { resultTypes: ["violations"] });
+    return {
+      passed: result.passes.length,
+      violations: result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) })),
+    };
+  });
+  // axe really checked this page (a run that failed to start would find nothing wrong, too).
+  assert.ok(passed >= 10, `${where}: axe ran only ${passed} passing rules`);
+  const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(
+    bad.map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).slice(0, 4).join(", ")}`),
+    [],
+    `${where}: axe found serious or critical violations`,
+  );
+}
+
+/** An API call with the page's session (same origin, as the SPA makes it). */
+async function apiCall(page: Page, method: string, path: string, data?: unknown) {
+  const res = await page.request.fetch(path, { method, data, headers: { Origin: BASE_URL, "Content-Type": "application/json" } });
+  assert.ok(res.ok(), `${method} ${path}: ${res.status()} ${await res.text()}`);
+  return res.status() === 204 ? null : res.json();
+}
+
+for (const size of SIZES) {
+  test(`axe at ${size.width}×${size.height}: sign-in, rooms list, a room with messages and files — no serious or critical violations`, async () => {
+    const context = await browser.newContext({ baseURL: BASE_URL, viewport: { width: size.width, height: size.height } });
+    context.setDefaultTimeout(TIMEOUT);
+    const page = await context.newPage();
+    try {
+      await page.goto("/");
+      await page.getByTestId("auth-username").waitFor();
+      await audit(page, `sign-in (${size.name})`);
+
+      const name = `a11y_${size.name}_${Math.random().toString(36).slice(2, 8)}`;
+      await page.getByTestId("auth-username").fill(name);
+      await page.getByTestId("auth-password").fill("correct horse battery");
+      await page.getByTestId("auth-register").click();
+      await page.waitForURL("**/rooms");
+      const other = await browser.newContext({ baseURL: BASE_URL });
+      const otherName = `${name}_b`;
+      await other.request.post("/api/auth/register", { data: { username: otherName, password: "correct horse battery" }, headers: { Origin: BASE_URL } });
+      const { room } = (await apiCall(page, "POST", "/api/rooms", { name: `Design review ${size.name}` })) as { room: { id: string } };
+      await apiCall(page, "POST", `/api/rooms/${room.id}/members`, { username: otherName });
+      await apiCall(page, "POST", "/api/rooms", { name: "Second room" });
+      for (const text of ["Hello **team**, the plan is in `plan.md`", "- first\n- second", "See https://example.com for details"]) {
+        await apiCall(page, "POST", `/api/rooms/${room.id}/messages`, { clientId: crypto.randomUUID(), text });
+      }
+      await other.request.post(`/api/rooms/${room.id}/messages`, {
+        data: { clientId: crypto.randomUUID(), text: "Sounds good to me" },
+        headers: { Origin: BASE_URL },
+      });
+      await other.close();
+
+      await page.goto("/rooms");
+      await page.getByTestId("room-link").first().waitFor();
+      await audit(page, `rooms list (${size.name})`);
+
+      await page.goto(`/rooms/${room.id}`);
+      await page.getByTestId("message").filter({ hasText: "Sounds good" }).waitFor();
+      await page.getByTestId("file-input").setInputFiles({ name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("notes") });
+      await page.getByTestId("upload-button").click();
+      await page.getByTestId("file-item").first().waitFor({ state: "attached" });
+      await audit(page, `room with messages and files (${size.name})`);
+      await screenshot(page, `a11y-room-${size.name}`);
+    } finally {
+      await context.close();
+    }
+  });
+}
