@@ -27,6 +27,8 @@ export interface Names {
   of(userId: string, fallbackUsername: string): string;
   /** The name to show for a member known by username (receipts carry usernames); the username itself otherwise. */
   ofUsername(username: string): string;
+  /** The members themselves (who can be @mentioned; `@username` ↔ `<@id>`). */
+  readonly members: readonly Member[];
 }
 
 /**
@@ -46,6 +48,7 @@ export function nameIndex(members: readonly Member[], deleted: Iterable<string> 
   return {
     of: (userId, fallbackUsername) => byId.get(userId) ?? fallbackUsername,
     ofUsername: (username) => byUsername.get(username) ?? username,
+    members,
   };
 }
 
