@@ -12,6 +12,7 @@ import { api, type RoomInfo } from "./api.ts";
 import { type Names, nameIndex } from "./display-names.ts";
 import { ApiError, errorMessage } from "./http.ts";
 import { ReadState } from "./read-state.svelte.ts";
+import { applyReaction } from "./reactions.ts";
 import { RoomFiles } from "./room-files.svelte.ts";
 
 /** How many older messages one "load older" fetches. */
@@ -234,10 +235,15 @@ export class RoomState {
         this.reads.advance(event.message.userId, event.message.username, event.message.seq);
         break;
       case "message_edited":
-        this.#replace(event.message.id, () => event.message);
+        // An edit carries no reactions: keep the ones we have.
+        this.#replace(event.message.id, (m) => ({ ...event.message, reactions: event.message.reactions ?? m.reactions }));
         break;
       case "message_deleted":
-        this.#replace(event.messageId, (m) => ({ ...m, text: null, deletedAt: m.deletedAt ?? event.ts }));
+        this.#replace(event.messageId, (m) => ({ ...m, text: null, deletedAt: m.deletedAt ?? event.ts, reactions: [] }));
+        break;
+      case "reaction_added":
+      case "reaction_removed":
+        this.#replace(event.messageId, (m) => ({ ...m, reactions: applyReaction(m.reactions, event) }));
         break;
       case "file_uploaded":
         this.sharedFiles.applyUploaded(event.file);
@@ -310,6 +316,15 @@ export class RoomState {
 
   #dropMember(userId: string): void {
     this.#members = this.#members.filter((m) => m.id !== userId);
+  }
+
+  /**
+   * Show a reaction change at once (mine, before the server answers; or undo it when it refused).
+   * The room's own event for it changes nothing more: reactions apply as set operations.
+   */
+  reactLocally(messageId: string, emoji: string, userId: string, on: boolean): void {
+    const type = on ? "reaction_added" : "reaction_removed";
+    this.#replace(messageId, (m) => ({ ...m, reactions: applyReaction(m.reactions, { type, emoji, userId }) }));
   }
 
   #replace(id: string, change: (m: Message) => Message): void {
