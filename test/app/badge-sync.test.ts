@@ -1,8 +1,10 @@
 /**
  * The badge protocol on the transport (app/lib/badge-sync.svelte.ts): counts
- * frames (full ones replace, the others merge), the rooms-list frames,
- * resuming after a drop with polling of `/api/me/unread` meanwhile, and the
- * end on sign-out (1008). A fake WebSocket and `fetch`; time is fake.
+ * frames (full ones replace, the others merge), the rooms-list frames
+ * (added, removed, renamed, activity), resuming after a drop with polling of
+ * `/api/me/unread` meanwhile and the list fetched again, an HTTP answer older
+ * than the socket's counts dropped, and the end on sign-out (1008). A fake
+ * WebSocket and `fetch`; time is fake.
  */
 import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { CLOSE, type RoomSummary } from "#protocol";
@@ -10,7 +12,7 @@ import { BADGE_POLL_MS, BadgeSync } from "../../app/lib/badge-sync.svelte.ts";
 import { Connection } from "../../app/lib/connection.svelte.ts";
 import { Rooms } from "../../app/lib/rooms.svelte.ts";
 import { Session } from "../../app/lib/session.svelte.ts";
-import { FakeBrowser, fakeSockets, flush, reply, stubFetch, useFakeTime } from "./fake-socket.ts";
+import { deferred, FakeBrowser, fakeSockets, flush, reply, stubFetch, useFakeTime } from "./fake-socket.ts";
 
 const summary = (id: string, name: string, unread = 0): RoomSummary => ({
   id,
@@ -31,12 +33,14 @@ const counts = (total: number, rooms: Record<string, number>, extra: { full?: bo
 });
 
 /** A signed-in session, a rooms list, and a badge sync on fakes (started); disposed after the test. */
-async function setup() {
+async function setup(options: { unreadGate?: Promise<Response> } = {}) {
   useFakeTime();
   let unread = { total: 0, rooms: {} as Record<string, number> };
+  let serverRooms: RoomSummary[] = [];
   const calls = stubFetch((_method, path) => {
     if (path === "/api/me") return reply({ id: "u-me", username: "me" });
-    if (path === "/api/me/unread") return reply(unread);
+    if (path === "/api/me/unread") return options.unreadGate ?? reply(unread);
+    if (path === "/api/rooms") return reply({ rooms: serverRooms });
     throw new Error(`unexpected request ${path}`);
   });
   const session = new Session();
@@ -67,6 +71,8 @@ async function setup() {
     calls,
     badges,
     setServerUnread: (u: typeof unread) => (unread = u),
+    setServerRooms: (list: RoomSummary[]) => (serverRooms = list),
+    roomFetches: () => calls.filter((c) => c === "GET /api/rooms").length,
     unreadPolls: () => calls.filter((c) => c === "GET /api/me/unread").length,
   };
 }
@@ -108,6 +114,55 @@ describe("BadgeSync: counts", () => {
     // A late count for the room I left is not shown again.
     t.net.last.receive(counts(0, { r1: 1 }));
     expect(t.session.unreadFor("r1")).toBe(0);
+  });
+});
+
+describe("BadgeSync: the rooms list", () => {
+  it("room_activity moves a room to the top with its preview; room_updated renames a DM after its person", async () => {
+    const t = await setup();
+    t.net.last.open().receive(counts(0, {}, { full: true }));
+    t.net.last.receive({ type: "room_added", room: { ...summary("r1", "Alpha"), lastActivityAt: 200 } });
+    t.net.last.receive({ type: "room_added", room: { ...summary("r2", "Beta"), lastActivityAt: 100 } });
+    expect(t.rooms.list.map((r) => r.id)).toEqual(["r1", "r2"]);
+    const preview = { userId: "u-a", username: "ann", displayName: "Ann", text: "news", ts: 300 };
+    t.net.last.receive({ type: "room_activity", roomId: "r2", lastActivityAt: 300, preview });
+    expect(t.rooms.list.map((r) => r.id)).toEqual(["r2", "r1"]);
+    expect(t.rooms.find("r2")?.preview).toEqual(preview);
+
+    const ann = { id: "u-a", username: "ann", displayName: null };
+    t.net.last.receive({ type: "room_added", room: { ...summary("d1", "ann"), kind: "dm", dmWith: ann, peer: ann } });
+    t.net.last.receive({ type: "room_updated", room: { id: "d1", name: "Ann A.", dmWith: { ...ann, displayName: "Ann A." } } });
+    expect(t.rooms.find("d1")).toMatchObject({ name: "Ann A.", peer: { displayName: "Ann A." }, dmWith: { displayName: "Ann A." } });
+  });
+
+  it("fetches the list again after a reconnect (its frames are not replayed), not on the first connect", async () => {
+    const t = await setup();
+    t.setServerRooms([summary("r1", "Alpha")]);
+    await t.rooms.load();
+    const fetched = t.roomFetches();
+    t.net.last.open().receive(counts(0, {}, { full: true }));
+    await flush();
+    expect(t.roomFetches()).toBe(fetched);
+
+    // Down; meanwhile I was added to a room (its room_added went to no socket of mine).
+    t.net.last.drop(CLOSE.restart);
+    t.setServerRooms([summary("r1", "Alpha"), summary("r2", "Missed")]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    t.net.last.open().receive(counts(0, {}, { full: true }));
+    await flush();
+    expect(t.roomFetches()).toBe(fetched + 1);
+    expect(t.rooms.list.map((r) => r.name).sort()).toEqual(["Alpha", "Missed"]);
+  });
+
+  it("drops an HTTP answer that the socket's full counts overtook", async () => {
+    const gate = deferred<Response>();
+    const t = await setup({ unreadGate: gate.promise });
+    // The start's GET /api/me/unread is on its way; the socket's counts arrive first.
+    t.net.last.open().receive(counts(3, { a: 3 }, { full: true }));
+    gate.resolve(reply({ total: 0, rooms: {} }));
+    await flush();
+    expect(t.session.total).toBe(3);
+    expect(t.session.unreadFor("a")).toBe(3);
   });
 });
 
