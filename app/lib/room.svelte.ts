@@ -5,7 +5,9 @@
  * {@link RoomState.open} with the id in the URL; the room sync feeds it
  * events with {@link RoomState.applyEvent} (idempotent by `seq`: messages,
  * files, members joining and leaving, renames) and read receipts, which have
- * no `seq`, with {@link RoomState.applyReceipts}.
+ * no `seq`, with {@link RoomState.applyReceipts}. Reading marks read through
+ * {@link RoomState.reading}; {@link RoomState.divider} says where the "New
+ * messages" divider stays for this visit.
  */
 import type { FileInfo, Member, Message, Receipt, Role, RoomEvent, RoomSnapshot } from "#protocol";
 import { api, type RoomInfo } from "./api.ts";
@@ -13,7 +15,9 @@ import { type Names, nameIndex } from "./display-names.ts";
 import { ApiError, errorMessage } from "./http.ts";
 import { ReadState } from "./read-state.svelte.ts";
 import { applyReaction } from "./reactions.ts";
+import { ReadTracker, type UnreadItems } from "./read-tracker.svelte.ts";
 import { RoomFiles } from "./room-files.svelte.ts";
+import { UnreadDivider } from "./unread-divider.svelte.ts";
 
 /** How many older messages one "load older" fetches. */
 const PAGE_SIZE = 50;
@@ -49,6 +53,17 @@ export class RoomState {
   readonly reads = new ReadState();
   /** The room's shared files (the one list of them: the message list and the Files panel show it). */
   readonly sharedFiles = new RoomFiles();
+  /** Reading marks read: what the message list and the Files panel show while I look (over HTTP, see read-tracker). */
+  readonly reading = new ReadTracker({
+    mark: () => this.reads.readSeq,
+    unread: () => this.unreadItems(),
+    send: async (seq) => (await api.markRead(this.#id, seq)).readSeq,
+    onsent: (seq) => this.#readMine(seq),
+    onanswer: (readSeq) => this.#readMine(readSeq),
+    onfailed: (seq) => this.reads.retract(seq),
+  });
+  /** The "New messages" divider of this visit. */
+  readonly divider = new UnreadDivider();
   /** Bumped whenever a newer load starts or another room opens; stale replies are dropped. */
   #generation = 0;
   /** Bumped whenever the message list is replaced wholesale; an older page for a replaced list is dropped. */
@@ -134,6 +149,8 @@ export class RoomState {
     this.#loadingOlder = false;
     this.#olderError = null;
     this.sharedFiles.reset(id);
+    this.reading.reset();
+    this.divider.reset();
     this.#seq = 0;
     this.#listVersion++;
     await this.load();
@@ -192,6 +209,27 @@ export class RoomState {
   /** Stop the files' timers (the page is going away). */
   dispose(): void {
     this.sharedFiles.dispose();
+    this.reading.reset();
+  }
+
+  /**
+   * The loaded items unread for me — others' messages (not deleted) and files
+   * above my read mark — ascending, and from which seq on nothing is missing
+   * (older messages than the first page may exist unloaded).
+   */
+  unreadItems(): UnreadItems {
+    const reads = this.reads;
+    const seqs = [
+      ...this.#messages.filter((m) => m.text !== null && reads.isUnread(m.seq, m.userId)).map((m) => m.seq),
+      ...this.sharedFiles.all.flatMap((f) => (f.seq !== null && reads.isUnread(f.seq, f.uploader_id) ? [f.seq] : [])),
+    ].sort((a, b) => a - b);
+    return { seqs, knownFrom: this.#hasMore ? (this.#messages[0]?.seq ?? 0) : 0 };
+  }
+
+  /** Show my cursor at `seq` (a read of mine sent or answered); never moves it back. */
+  #readMine(seq: number): void {
+    const mine = this.reads.receipts.find((r) => r.userId === this.#me);
+    this.reads.advance(this.#me, mine?.username ?? "", seq);
   }
 
   /** Rename the room (owner only). @throws {ApiError} */

@@ -6,7 +6,9 @@
  */
 import { describe, expect, it, onTestFinished, vi } from "vitest";
 import type { FileInfo, Member, Message, Receipt, RoomEvent, RoomSnapshot } from "#protocol";
+import { messageRows } from "../../app/lib/message-rows.ts";
 import { RoomState } from "../../app/lib/room.svelte.ts";
+import { dividerRow, UnreadDivider } from "../../app/lib/unread-divider.svelte.ts";
 
 const ROOM = "room-1";
 const ME = "u-me";
@@ -434,5 +436,126 @@ describe("RoomState.loadOlder", () => {
     expect(room.olderError).toBe("History is down");
     expect(room.messages.map((m) => m.seq)).toEqual([9, 10]);
     expect(room.loadingOlder).toBe(false);
+  });
+});
+
+describe("RoomState: my read mark (ReadState)", () => {
+  it("my read shows at once; an older receipt of mine still on its way does not undo it, a confirming one settles it", () => {
+    const room = roomAt(snapshot(10, { receipts: [{ userId: ME, username: "me", upTo: 5 }] }));
+    room.reads.advance(ME, "me", 8);
+    expect(room.reads.readSeq).toBe(8);
+    room.applyReceipts([{ userId: ME, username: "me", upTo: 6 }]);
+    expect(room.reads.readSeq).toBe(8);
+    room.applyReceipts([{ userId: ME, username: "me", upTo: 8 }]);
+    expect(room.reads.readSeq).toBe(8);
+    // Confirmed: now a lower receipt is a real move back (mark unread in another tab).
+    room.applyReceipts([{ userId: ME, username: "me", upTo: 6 }]);
+    expect(room.reads.readSeq).toBe(6);
+  });
+
+  it("a lower receipt of mine that comes long after my read is the room's word (another tab marked unread)", () => {
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const room = roomAt(snapshot(10, { receipts: [{ userId: ME, username: "me", upTo: 5 }] }));
+    room.reads.advance(ME, "me", 9);
+    vi.advanceTimersByTime(3_500);
+    room.applyReceipts([{ userId: ME, username: "me", upTo: 7 }]);
+    expect(room.reads.readSeq).toBe(7);
+  });
+
+  it("after allowBack (my own mark unread), the receipt that answers it moves my cursor back at once", () => {
+    const room = roomAt(snapshot(10, { receipts: [{ userId: ME, username: "me", upTo: 5 }] }));
+    room.reads.advance(ME, "me", 9);
+    room.reads.allowBack();
+    room.applyReceipts([{ userId: ME, username: "me", upTo: 3 }]);
+    expect(room.reads.readSeq).toBe(3);
+  });
+
+  it("a read of mine that failed is retracted: the cursor the room confirmed shows again", () => {
+    const room = roomAt(snapshot(10, { receipts: [{ userId: ME, username: "me", upTo: 5 }] }));
+    room.reads.advance(ME, "me", 9);
+    room.reads.retract(9);
+    expect(room.reads.readSeq).toBe(5);
+  });
+});
+
+describe("RoomState.unreadItems", () => {
+  it("lists others' messages (not deleted) and files above my mark, ascending; says where loaded history starts", () => {
+    const room = roomAt(
+      snapshot(20, {
+        messages: [message(12, "read already"), message(14, "mine", ME), message(15, "gone", ALICE, { text: null }), message(16, "new")],
+        files: [file("f-mine", 17, ME), file("f-new", 18), file("f-old", 11)],
+        receipts: [{ userId: ME, username: "me", upTo: 13 }],
+        hasMore: true,
+      }),
+    );
+    expect(room.unreadItems()).toEqual({ seqs: [16, 18], knownFrom: 12 });
+    room.reads.advance(ME, "me", 16);
+    expect(room.unreadItems().seqs).toEqual([18]);
+  });
+});
+
+describe("RoomState.reading: reading marks read over HTTP", () => {
+  it("sends POST /read with the seq seen, shows it at once, and takes the room's answer", async () => {
+    const bodies: unknown[] = [];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+        const path = String(input);
+        if (path === `/api/rooms/${ROOM}`) return json(snapshot(10, { receipts: [{ userId: ME, username: "me", upTo: 8 }] }));
+        bodies.push({ path, method: init?.method, body: JSON.parse(String(init?.body)) });
+        return json({ readSeq: 10, unread: 0, changed: true });
+      }),
+    );
+    onTestFinished(() => void vi.unstubAllGlobals());
+    const room = newRoom();
+    await room.open(ROOM);
+    expect(room.reads.isUnread(10, ALICE)).toBe(true);
+    room.reading.enable();
+    room.reading.setAttentive(true);
+    room.reading.show(10, "timeline");
+    await vi.waitFor(() => expect(room.reads.readSeq).toBe(10));
+    await vi.waitFor(() => expect(bodies).toEqual([{ path: `/api/rooms/${ROOM}/read`, method: "POST", body: { seq: 10 } }]));
+    // Opening another room starts reading over (not placed yet).
+    void room.open("room-2");
+    expect(room.reading.state).toBe("off");
+  });
+});
+
+describe("UnreadDivider", () => {
+  const rowsOf = (messages: Message[], files: FileInfo[] = []) => messageRows({ messages, hasMore: false, files, pending: [], me: ME });
+
+  it("is placed once per visit above the first unread item, and stays there as reads and messages come", () => {
+    const divider = new UnreadDivider();
+    divider.place(10, true);
+    divider.place(14, true);
+    divider.arrived(15);
+    expect(divider.after).toBe(10);
+    const rows = rowsOf([message(9, "old"), message(11, "mine", ME), message(12, "deleted", ALICE, { text: null }), message(13, "first new")]);
+    expect(dividerRow(rows, divider.after, ME)).toBe(13);
+    // Older pages or a file before it: the row is found again by seq.
+    expect(dividerRow(rowsOf([message(13, "first new")], [file("f", 11)]), 10, ME)).toBe(11);
+  });
+
+  it("without unread on opening there is none, until something arrives that is not read at once", () => {
+    const divider = new UnreadDivider();
+    divider.place(10, false);
+    expect(divider.after).toBeNull();
+    expect(dividerRow(rowsOf([message(11, "new")]), divider.after, ME)).toBeUndefined();
+    divider.arrived(10);
+    expect(divider.after).toBe(10);
+  });
+
+  it("mark unread places it anew, mark all read takes it away, leaving forgets it", () => {
+    const divider = new UnreadDivider();
+    divider.place(10, true);
+    divider.unreadFrom(5);
+    expect(divider.after).toBe(4);
+    divider.clear();
+    expect(divider.after).toBeNull();
+    divider.reset();
+    expect(divider.placed).toBe(false);
+    divider.place(20, true);
+    expect(divider.after).toBe(20);
   });
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import { launch, person, screenshot, signUp } from "./lib.ts";
+import { away, launch, person, screenshot, signUp } from "./lib.ts";
 
 let browser: Browser;
 before(async () => {
@@ -45,6 +45,8 @@ test("ORIGIN case 1, strengthened: badges move in every tab with the number in t
   await bobList.locator(roomUnread).waitFor();
   for (const p of [alice.page, bobRoom, bobList]) await p.locator('[data-testid="connection-status"][data-state="connected"]').waitFor({ timeout: 15_000 });
   const before = await count(bobList, "unread-badge");
+  // Bob has the room open but is not looking at that tab (reading it would mark the message read at once).
+  await away(bobRoom);
 
   // From here on, no client may make an API request because a count changed.
   const requests: string[] = [];
@@ -92,6 +94,8 @@ test("mark unread from here and mark all as read move the badge both ways", asyn
   await alice.page.getByTestId("member").filter({ hasText: bob.name }).waitFor();
   await bob.page.goto(`/rooms/${roomId}`);
   await bob.page.locator('[data-testid="connection-status"][data-state="connected"]').waitFor({ timeout: 15_000 });
+  // Bob has the room open but is not looking (else reading would mark each message read as it comes).
+  await away(bob.page);
   for (const t of ["one", "two", "three"]) {
     await alice.page.getByTestId("composer").fill(t);
     await alice.page.getByTestId("composer").press("Enter");

@@ -298,10 +298,13 @@ test("history pages in when scrolling up, keeping the view still; new messages b
     }
   }
   await deliveredOnce(bob.page, "history 70");
+  // Bob, at the bottom and looking, read each as it came (Alice sees his receipt under the last).
+  await stored(alice.page, "history 70").getByTestId("receipt").filter({ hasText: bob.name }).waitFor();
 
-  // A fresh visit shows the latest 50, at the bottom.
+  // A fresh visit (nothing unread) shows the latest 50, at the bottom.
   await bob.page.reload();
   await deliveredOnce(bob.page, "history 70");
+  await bob.page.locator('[data-testid="message-list"]:not([data-reading="off"])').waitFor();
   assert.equal(await bob.page.locator('[data-testid="message"][data-seq]').count(), 50);
   await bob.page.getByTestId("load-older").waitFor();
   const list = bob.page.getByTestId("message-list");

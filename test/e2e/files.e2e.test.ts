@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { crc32, deflateSync } from "node:zlib";
 import type { Browser, Page } from "playwright-core";
-import { launch, type Person, person, screenshot, signUp } from "./lib.ts";
+import { away, launch, type Person, person, screenshot, signUp } from "./lib.ts";
 
 /** Generous: uploads, events and badges cross a loaded machine. */
 const LIVE = 15_000;
@@ -88,6 +88,8 @@ before(async () => {
   await alice.page.locator(`[data-testid="member"][data-online="true"]`).filter({ hasText: bob.name }).waitFor({ timeout: LIVE });
   await bob.page.locator(`[data-testid="member"][data-online="true"]`).filter({ hasText: alice.name }).waitFor({ timeout: LIVE });
   await bob.page.getByTestId("files-empty").waitFor();
+  // Bob has the room open but is not looking: what arrives stays unread, so his badge counts it.
+  await away(bob.page);
 });
 
 after(async () => {

@@ -51,3 +51,28 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
 }
+
+/**
+ * The person stops looking at `page`: it reports itself hidden and unfocused
+ * (and says so with `visibilitychange` and `blur`), so reading no longer marks
+ * read. Headless Chromium reports every page visible and focused, so tests of
+ * "B is not looking" need this. Lasts until {@link back} or a full page load.
+ */
+export async function away(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+    Object.defineProperty(document, "hasFocus", { configurable: true, value: () => false });
+    document.dispatchEvent(new Event("visibilitychange"));
+    window.dispatchEvent(new FocusEvent("blur"));
+  });
+}
+
+/** The person looks at `page` again (undoes {@link away}). */
+export async function back(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    for (const key of ["visibilityState", "hidden", "hasFocus"]) Reflect.deleteProperty(document, key);
+    document.dispatchEvent(new Event("visibilitychange"));
+    window.dispatchEvent(new FocusEvent("focus"));
+  });
+}

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { randomUUID } from "node:crypto";
 import type { Browser, Page, WebSocketRoute } from "playwright-core";
-import { BASE_URL, launch, type Person, person, screenshot, signUp } from "./lib.ts";
+import { away, BASE_URL, launch, type Person, person, screenshot, signUp } from "./lib.ts";
 
 /** Generous: events cross a loaded 2-core machine; reconnecting can take a backoff step or two. */
 const LIVE = 20_000;
@@ -220,6 +220,8 @@ test("Seen by: a receipt that moved while my socket was down arrives with the re
   await bob.page.goto(`/rooms/${roomId}`);
   await connected(bob.page);
   await bob.page.locator('[data-testid="member"][data-online="true"]').filter({ hasText: alice.name }).waitFor({ timeout: LIVE });
+  // Bob has the room open but is not looking: he marks read and unread by hand.
+  await away(bob.page);
 
   await send(alice.page, "please read this");
   const message = bob.page.getByTestId("message").filter({ hasText: "please read this" });
@@ -281,6 +283,8 @@ test("Seen by: a receipt that moved while only polling kept the room current arr
   await bob.page.goto(`/rooms/${roomId}`);
   await connected(bob.page);
   await bob.page.locator('[data-testid="member"][data-online="true"]').filter({ hasText: alice.name }).waitFor({ timeout: LIVE });
+  // Bob is not looking yet: he reads the message (by hand) only once Alice's socket is cut.
+  await away(bob.page);
   await send(alice.page, "read me later");
   const message = bob.page.getByTestId("message").filter({ hasText: "read me later" });
   await message.waitFor({ timeout: LIVE });

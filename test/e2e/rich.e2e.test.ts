@@ -1,0 +1,162 @@
+// Rich messages in the browser (issue #15): formatting renders as elements (S12: hostile input
+// stays text or an inert link), search finds messages across rooms and jumps to one, and
+// reactions toggle live for everyone.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import type { Browser, Page } from "playwright-core";
+import { BASE_URL, launch, type Person, person, screenshot, signUp } from "./lib.ts";
+
+const LIVE = 20_000;
+
+let browser: Browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+async function apiCall(page: Page, method: string, path: string, data?: unknown) {
+  const res = await page.request.fetch(path, { method, data, headers: { Origin: BASE_URL, "Content-Type": "application/json" } });
+  assert.ok(res.ok(), `${method} ${path}: ${res.status()} ${await res.text()}`);
+  return res.status() === 204 ? null : res.json();
+}
+
+async function roomOf(owner: Person, name: string, members: Person[] = []): Promise<string> {
+  const { room } = (await apiCall(owner.page, "POST", "/api/rooms", { name })) as { room: { id: string } };
+  for (const m of members) await apiCall(owner.page, "POST", `/api/rooms/${room.id}/members`, { username: m.name });
+  return room.id;
+}
+
+const say = (p: Person, roomId: string, text: string) => apiCall(p.page, "POST", `/api/rooms/${roomId}/messages`, { clientId: crypto.randomUUID(), text });
+
+test("formatting renders as elements; S12 hostile markup and links stay text or inert links", async () => {
+  const alice = await person(browser, "fmt");
+  try {
+    await signUp(alice);
+    const roomId = await roomOf(alice, "Formatting");
+    const hostile = [
+      "[x](javascript:alert(1))",
+      "<javascript:alert(1)>",
+      "<img src=x onerror=\"window.__pwned=1\">",
+      "<script>window.__pwned=1</script>",
+      "[d](data:text/html,<script>window.__pwned=1</script>)",
+      "<vbscript:msgbox(1)>",
+      '<https://ex.com/"onmouseover="window.__pwned=1>',
+    ];
+    await say(alice, roomId, "**bold** _italic_ ~~strike~~ `code`\n> quoted\n\n- one\n- two\n\n```\nblock **not bold**\n```\nsee https://example.com/page");
+    for (const h of hostile) await say(alice, roomId, h);
+    await alice.page.goto(`/rooms/${roomId}`);
+    const bodies = alice.page.getByTestId("message-body");
+    await alice.page.waitForFunction((n) => document.querySelectorAll('[data-testid="message-body"]').length >= n, hostile.length + 1, { timeout: LIVE });
+
+    const first = bodies.first();
+    assert.equal(await first.locator("strong").first().textContent(), "bold");
+    assert.equal(await first.locator("em").first().textContent(), "italic");
+    assert.equal(await first.locator("s").first().textContent(), "strike");
+    assert.equal(await first.locator("blockquote").count(), 1);
+    assert.equal(await first.locator("li").count(), 2);
+    assert.equal(await first.locator("pre code").textContent(), "block **not bold**");
+    const link = first.locator("a");
+    assert.equal(await link.getAttribute("href"), "https://example.com/page");
+    assert.equal(await link.getAttribute("target"), "_blank");
+    assert.equal(await link.getAttribute("rel"), "noopener noreferrer nofollow");
+
+    // S12: no element a payload could make, every link http(s), and the text still there.
+    const report = await alice.page.evaluate(() => {
+      const all = [...document.querySelectorAll('[data-testid="message-body"]')].slice(1);
+      return {
+        dangerous: all.flatMap((b) => [...b.querySelectorAll("img, script, iframe, object, embed, svg, style, [onerror], [onmouseover], [onclick]")]).length,
+        hrefs: all.flatMap((b) => [...b.querySelectorAll("a")].map((a) => a.getAttribute("href") ?? "")),
+        texts: all.map((b) => b.textContent),
+        pwned: (window as unknown as { __pwned?: number }).__pwned ?? 0,
+      };
+    });
+    assert.equal(report.dangerous, 0);
+    assert.equal(report.pwned, 0);
+    for (const href of report.hrefs) assert.match(href, /^(https?:|mailto:)/, href);
+    assert.deepEqual(report.hrefs, ["https://ex.com/%22onmouseover=%22window.__pwned=1"]);
+    assert.ok(report.texts.includes("[x](javascript:alert(1))"), JSON.stringify(report.texts));
+    assert.ok(report.texts.includes('<img src=x onerror="window.__pwned=1">'), JSON.stringify(report.texts));
+    await screenshot(alice.page, "80-formatting");
+  } finally {
+    await alice.context.close();
+  }
+});
+
+test("search finds messages across my rooms (never others'), highlights the words, and a hit opens its room at the message", async () => {
+  const alice = await person(browser, "srch");
+  const bob = await person(browser, "srchb");
+  try {
+    await signUp(alice);
+    await signUp(bob);
+    const mine = await roomOf(alice, "Launch");
+    const other = await roomOf(bob, "Bob private");
+    await say(alice, mine, "the quarterly launch checklist is ready");
+    for (let i = 0; i < 3; i++) await say(alice, mine, `filler message ${i}`);
+    await say(bob, other, "quarterly secrets nobody else sees");
+
+    await alice.page.goto("/rooms");
+    await alice.page.keyboard.press("Control+k");
+    const input = alice.page.getByTestId("search-input");
+    await input.waitFor();
+    await input.fill("quarterly");
+    const results = alice.page.getByTestId("search-result");
+    await results.first().waitFor({ timeout: LIVE });
+    assert.equal(await results.count(), 1);
+    assert.equal(await results.first().getAttribute("data-room-id"), mine);
+    assert.equal(await results.first().locator("mark").first().textContent(), "quarterly");
+    await screenshot(alice.page, "81-search");
+
+    const seq = await results.first().getAttribute("data-seq");
+    await results.first().click();
+    await alice.page.waitForURL(`**/rooms/${mine}?at=${seq}`);
+    await alice.page.locator(`[data-testid="message"][data-seq="${seq}"]`).waitFor({ timeout: LIVE });
+
+    // A query that is all operators gets the server's sentence, not an error page.
+    await alice.page.keyboard.press("Control+k");
+    await input.fill("!!!");
+    await alice.page.getByRole("alert").filter({ hasText: "at least one word" }).waitFor({ timeout: LIVE });
+  } finally {
+    await alice.context.close();
+    await bob.context.close();
+  }
+});
+
+test("reactions: a chip appears live for the other member with its count and who; toggling it off removes it", async () => {
+  const alice = await person(browser, "rx");
+  const bob = await person(browser, "rxb");
+  try {
+    await signUp(alice);
+    await signUp(bob);
+    const roomId = await roomOf(alice, "Reactions", [bob]);
+    const { message } = (await say(alice, roomId, "react to this")) as { message: { id: string } };
+    await alice.page.goto(`/rooms/${roomId}`);
+    await bob.page.goto(`/rooms/${roomId}`);
+    const row = (p: Person) => p.page.locator(`[data-testid="message"][data-message-id="${message.id}"]`);
+    await row(bob).waitFor();
+    await row(alice).waitFor();
+
+    await row(bob).getByTestId("react-button").click();
+    await row(bob).locator('[data-testid="quick-reaction"][data-emoji="🎉"]').click();
+    const chip = (p: Person) => row(p).locator('[data-testid="reaction"][data-emoji="🎉"]');
+    await chip(alice).waitFor({ timeout: LIVE });
+    assert.equal(await chip(alice).getAttribute("data-count"), "1");
+    assert.equal(await chip(alice).getAttribute("aria-pressed"), "false");
+    assert.match((await chip(alice).getAttribute("aria-label")) ?? "", new RegExp(`${bob.name} reacted with 🎉`));
+    assert.equal(await chip(bob).getAttribute("aria-pressed"), "true");
+
+    // Alice joins in: 2 for both; then Bob takes his back: 1, and mine stays pressed.
+    await chip(alice).click();
+    await bob.page.waitForFunction((id) => document.querySelector(`[data-message-id="${id}"] [data-testid="reaction"][data-emoji="🎉"]`)?.getAttribute("data-count") === "2", message.id, { timeout: LIVE });
+    await screenshot(bob.page, "82-reactions");
+    await chip(bob).click();
+    await alice.page.waitForFunction((id) => document.querySelector(`[data-message-id="${id}"] [data-testid="reaction"][data-emoji="🎉"]`)?.getAttribute("data-count") === "1", message.id, { timeout: LIVE });
+    assert.equal(await chip(alice).getAttribute("aria-pressed"), "true");
+    await chip(alice).click();
+    await row(bob).locator('[data-testid="reaction"]').first().waitFor({ state: "detached", timeout: LIVE });
+  } finally {
+    await alice.context.close();
+    await bob.context.close();
+  }
+});
