@@ -97,7 +97,7 @@ test("search finds messages across my rooms (never others'), highlights the word
     await say(bob, other, "quarterly secrets nobody else sees");
 
     await alice.page.goto("/rooms");
-    await alice.page.keyboard.press("Control+k");
+    await alice.page.getByTestId("search-open").click();
     const input = alice.page.getByTestId("search-input");
     await input.waitFor();
     await input.fill("quarterly");
@@ -113,8 +113,9 @@ test("search finds messages across my rooms (never others'), highlights the word
     await alice.page.waitForURL(`**/rooms/${mine}?at=${seq}`);
     await alice.page.locator(`[data-testid="message"][data-seq="${seq}"]`).waitFor({ timeout: LIVE });
 
-    // A query that is all operators gets the server's sentence, not an error page.
-    await alice.page.keyboard.press("Control+k");
+    // Ctrl+K opens it from anywhere; a query that is all operators gets the server's sentence, not an error page.
+    await alice.page.getByTestId("search-open").waitFor();
+    await alice.page.locator("body").press("Control+k");
     await input.fill("!!!");
     await alice.page.getByRole("alert").filter({ hasText: "at least one word" }).waitFor({ timeout: LIVE });
   } finally {
