@@ -111,7 +111,8 @@ test("search finds messages across my rooms (never others'), highlights the word
     const seq = await results.first().getAttribute("data-seq");
     await results.first().click();
     await alice.page.waitForURL(`**/rooms/${mine}?at=${seq}`);
-    await alice.page.locator(`[data-testid="message"][data-seq="${seq}"]`).waitFor({ timeout: LIVE });
+    // The hit is shown and marked for a moment.
+    await alice.page.locator(`[data-testid="message"][data-seq="${seq}"][data-highlighted="true"]`).waitFor({ timeout: LIVE });
 
     // Ctrl+K opens it from anywhere; a query that is all operators gets the server's sentence, not an error page.
     await alice.page.getByTestId("search-open").waitFor();
