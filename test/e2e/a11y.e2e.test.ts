@@ -94,6 +94,10 @@ for (const size of SIZES) {
 
       await page.goto(`/rooms/${room.id}`);
       await page.getByTestId("message").filter({ hasText: "Sounds good" }).waitFor();
+      await audit(page, `room with messages (${size.name})`);
+      // On a phone the files are a tab of the room.
+      const filesTab = page.getByRole("tab", { name: /Files/ });
+      if (await filesTab.isVisible()) await filesTab.click();
       await page.getByTestId("file-input").setInputFiles({ name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("notes") });
       await page.getByTestId("upload-button").click();
       await page.getByTestId("file-item").first().waitFor({ state: "attached" });
