@@ -173,8 +173,8 @@ export class Members {
       m.mentions = mentioned;
       changed.push(m.userId);
     };
-    // Everyone when a top-level item comes or goes; else only those its audience or mentions name.
-    const wide = (before && !before.audience) || (after && !after.audience);
+    // Everyone when a top-level item comes or goes; else (a reply, or an edit) only those its audiences or mentions name.
+    const wide = (!before || !after) && !item.audience;
     if (wide) for (const m of members.values()) visit(m);
     else {
       const names = new Set([...(before?.audience ?? []), ...(after?.audience ?? []), ...(before?.mentioned ?? []), ...(after?.mentioned ?? [])]);
