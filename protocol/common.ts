@@ -35,6 +35,8 @@ export const LIMITS = {
   reactionsPerMessage: 20,
   /** Longest message search (`GET /api/search?q=`), in characters. */
   searchMax: 200,
+  /** Members one message counts as mentioned (`<@userId>` tokens beyond these stay text). */
+  mentionsPerMessage: 50,
 } as const;
 
 /** The media types a thumbnail may have. */

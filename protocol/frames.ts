@@ -3,16 +3,31 @@
  * socket's client and server frames, close codes and timing.
  */
 import { z } from "zod";
-import { ClientId, FileInfo, Member, Message, MessageText, Receipt, RoomPreview, RoomSummary, User } from "./model.ts";
+import { ClientId, FileInfo, Member, Message, MessageId, MessageText, Receipt, RoomPreview, RoomSummary, User } from "./model.ts";
 
 // ------------------------------------------------------------------ badges
 
-/** The badge: total unread and per-room counts. */
-export const UnreadCounts = z.object({ total: z.number().int().min(0), rooms: z.record(z.string(), z.number().int().min(0)) });
+/** Totals and per-room counts (rooms at 0 omitted, except in a badge frame's changed rooms). */
+export const Counts = z.object({ total: z.number().int().min(0), rooms: z.record(z.string(), z.number().int().min(0)) });
+export type Counts = z.infer<typeof Counts>;
+
+/** The badge: total unread and per-room counts, and beside them the messages that mention me (`GET /api/me/unread`). */
+export const UnreadCounts = Counts.extend({ mentions: Counts.optional() });
 export type UnreadCounts = z.infer<typeof UnreadCounts>;
 
 /** What changed a count (the original app's `trigger` values, plus Parley's). */
-export const CountTrigger = z.enum(["new_message", "message_read", "file_upload", "message_deleted", "file_deleted", "membership", "connect", "recount"]);
+export const CountTrigger = z.enum([
+  "new_message",
+  "message_read",
+  "file_upload",
+  "message_deleted",
+  "file_deleted",
+  "membership",
+  "connect",
+  "recount",
+  /** An edit added or removed a mention (only `mentions` moved, and for a thread reply the unread count of those it mentions). */
+  "message_edited",
+]);
 export type CountTrigger = z.infer<typeof CountTrigger>;
 
 /**
@@ -27,6 +42,8 @@ export const NotificationCountUpdate = z.object({
   rooms: z.record(z.string(), z.number().int().min(0)),
   trigger: CountTrigger,
   full: z.boolean().optional(),
+  /** The mention counts, the same way: `rooms` lists the same rooms as the unread `rooms` (all with mentions when `full`). */
+  mentions: Counts.optional(),
 });
 export type NotificationCountUpdate = z.infer<typeof NotificationCountUpdate>;
 
@@ -52,7 +69,19 @@ export const RoomActivity = z.object({
 });
 export type RoomActivity = z.infer<typeof RoomActivity>;
 
-export const HubFrame = z.discriminatedUnion("type", [NotificationCountUpdate, RoomAdded, RoomRemoved, RoomUpdated, RoomActivity, z.object({ type: z.literal("pong") })]);
+/** `room_muted`: I muted or unmuted a room (in this tab or another). */
+export const RoomMuted = z.object({ type: z.literal("room_muted"), roomId: z.string(), muted: z.boolean() });
+export type RoomMuted = z.infer<typeof RoomMuted>;
+
+export const HubFrame = z.discriminatedUnion("type", [
+  NotificationCountUpdate,
+  RoomAdded,
+  RoomRemoved,
+  RoomUpdated,
+  RoomActivity,
+  RoomMuted,
+  z.object({ type: z.literal("pong") }),
+]);
 export type HubFrame = z.infer<typeof HubFrame>;
 
 // ------------------------------------------------------------ room events
@@ -84,6 +113,18 @@ export const RoomEvent = z.discriminatedUnion("type", [
   z.object({ type: z.literal("reaction_added"), seq: z.number().int(), ts: z.number(), messageId: z.string(), emoji: z.string(), userId: z.string() }),
   /** `userId` took that reaction back. */
   z.object({ type: z.literal("reaction_removed"), seq: z.number().int(), ts: z.number(), messageId: z.string(), emoji: z.string(), userId: z.string() }),
+  /**
+   * A thread's counts changed (a reply was sent or deleted): set the parent's `replyCount` and
+   * `lastReplyAt` to these (absolute values, so applying it twice or after a replay is harmless).
+   */
+  z.object({
+    type: z.literal("thread_updated"),
+    seq: z.number().int(),
+    ts: z.number(),
+    messageId: z.string(),
+    replyCount: z.number().int().min(0),
+    lastReplyAt: z.number().nullable(),
+  }),
 ]);
 export type RoomEvent = z.infer<typeof RoomEvent>;
 export type RoomEventType = RoomEvent["type"];
@@ -103,8 +144,12 @@ export const isStoredEvent = (frame: { type: string }): frame is RoomEvent => ST
 export const EventsPage = z.object({ events: z.array(RoomEvent), seq: z.number().int() });
 export type EventsPage = z.infer<typeof EventsPage>;
 
-/** `GET /api/rooms/:id/messages?before=&limit=`: oldest first; `hasMore` when older ones exist. */
-export const HistoryPage = z.object({ messages: z.array(Message), hasMore: z.boolean() });
+/**
+ * `GET /api/rooms/:id/messages?before=&limit=`: top-level messages, oldest first; `hasMore` when older
+ * ones exist. With `thread=`: that thread's replies after `after`, oldest first, `hasMore` when newer
+ * ones exist, and `parent` (the thread's message as it is now).
+ */
+export const HistoryPage = z.object({ messages: z.array(Message), hasMore: z.boolean(), parent: Message.optional() });
 export type HistoryPage = z.infer<typeof HistoryPage>;
 
 /** The answer to a send (HTTP or socket): the stored message and whether it was a retry. */
@@ -115,7 +160,8 @@ export type SendResult = z.infer<typeof SendResult>;
 
 /** Frames a client sends on `/api/rooms/:id/ws`. `ref` is echoed in the answer. */
 export const ClientFrame = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("send"), clientId: ClientId, text: MessageText }),
+  /** `threadOf`: a reply in that message's thread. */
+  z.object({ type: z.literal("send"), clientId: ClientId, text: MessageText, threadOf: MessageId.optional() }),
   z.object({ type: z.literal("edit"), ref: z.string().max(64).optional(), messageId: z.string().max(64), text: MessageText }),
   z.object({ type: z.literal("delete"), ref: z.string().max(64).optional(), messageId: z.string().max(64) }),
   z.object({ type: z.literal("typing"), typing: z.boolean() }),

@@ -7,3 +7,4 @@
 export * from "./common.ts";
 export * from "./model.ts";
 export * from "./frames.ts";
+export * from "./mentions.ts";

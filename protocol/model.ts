@@ -147,6 +147,10 @@ export const RoomSummary = z.object({
   /** The time of the latest message or file (ms), else `createdAt`: the rooms list is sorted by it, newest first. */
   lastActivityAt: z.number().optional(),
   preview: RoomPreview.nullable().optional(),
+  /** Messages after my read cursor that mention me (a subset of `unread`). */
+  mentions: z.number().optional(),
+  /** I muted this room: it still counts unread and mentions, but clients give it no notification or highlight (mentions still notify). */
+  muted: z.boolean().optional(),
 });
 export type RoomSummary = z.infer<typeof RoomSummary>;
 
@@ -204,10 +208,20 @@ export const Message = z.object({
    * them; a new message has none; `message_edited` carries none: keep what you have).
    */
   reactions: z.array(Reaction).optional(),
+  /** For a thread reply: the id of the top-level message it answers; null for a top-level message. */
+  threadOf: z.string().nullable().optional(),
+  /** Live (not deleted) replies in this message's thread (0 for a reply). A change arrives as `thread_updated`. */
+  replyCount: z.number().int().min(0).optional(),
+  /** When the newest live reply was sent (ms), or null. */
+  lastReplyAt: z.number().nullable().optional(),
 });
 export type Message = z.infer<typeof Message>;
 
-export const SendMessageBody = z.object({ clientId: ClientId, text: MessageText });
+/** A message id in a body or query. */
+export const MessageId = z.string().min(1).max(64);
+
+/** `threadOf`: reply in the thread of that (live, top-level) message of the same room. */
+export const SendMessageBody = z.object({ clientId: ClientId, text: MessageText, threadOf: MessageId.optional() });
 
 /** `GET /api/search?q=&room=`: `q` as typed (the server makes it safe); `room` limits it to one room of mine. */
 export const SearchQuery = z.object({
@@ -222,6 +236,8 @@ export const SearchHit = z.object({
   userId: z.string(),
   username: z.string(),
   createdAt: z.number(),
+  /** Set when the hit is a thread reply: the thread's top-level message (open the thread to show it). */
+  threadOf: z.string().nullable().optional(),
   /** The snippet as plain text ("…" where text was left out). */
   snippet: z.string(),
   /** The same snippet in pieces, `hit` on the matched words (render as text; never as HTML). */
@@ -232,10 +248,20 @@ export type SearchHit = z.infer<typeof SearchHit>;
 export const SearchReply = z.object({ hits: z.array(SearchHit), partial: z.boolean() });
 export type SearchReply = z.infer<typeof SearchReply>;
 export const EditMessageBody = z.object({ text: MessageText });
+/**
+ * `GET /api/rooms/:id/messages`: top-level messages before `before`, newest page first; or, with
+ * `thread=<messageId>`, that thread's replies after `after`, oldest first.
+ */
 export const HistoryQuery = z.object({
   before: z.coerce.number().int().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
+  thread: MessageId.optional(),
+  after: z.coerce.number().int().min(0).optional(),
 });
+
+/** `PATCH /api/rooms/:id/me`: my own settings for one room. */
+export const RoomSettingsBody = z.object({ muted: z.boolean() });
+export type RoomSettingsBody = z.infer<typeof RoomSettingsBody>;
 export const ReadBody = z.object({ seq: z.number().int().min(0) });
 export const MarkUnreadBody = z.object({ seq: z.number().int().min(1) });
 export const EventsQuery = z.object({ after: z.coerce.number().int().min(0) });
@@ -297,6 +323,10 @@ export const RoomSnapshot = z.object({
   /** Your own cursor and unread count in this room. */
   readSeq: z.number().int(),
   unread: z.number().int(),
+  /** Of those, the messages that mention you. */
+  mentions: z.number().int().optional(),
+  /** You muted this room (`PATCH /api/rooms/:id/me`). */
+  muted: z.boolean().optional(),
   /** The head of the room's log this snapshot is current at: subscribe with `after=seq`. */
   seq: z.number(),
 });

@@ -8,7 +8,9 @@
  *
  * Cost rule: a message writes a bounded number of rows whatever the room's
  * size (the message row and its index entries, plus at most the sender's
- * cursor and the pushed-version mark); per member it only reads and sends.
+ * cursor and the pushed-version mark; a mention row per member it mentions,
+ * at most 50; for a thread reply its parent's row, its `thread_updated` event
+ * and, once, the author's participant row); per member it only reads and sends.
  * Callers wait for the room's own commit, never for pushes to other objects.
  */
 import {
@@ -52,7 +54,7 @@ interface Attachment extends BaseAttachment {
 }
 
 /** A member as tests and the Worker see it. */
-export type StoredMember = Pick<MemberState, "userId" | "username" | "role" | "readSeq" | "unread">;
+export type StoredMember = Pick<MemberState, "userId" | "username" | "role" | "readSeq" | "unread" | "mentions">;
 
 /** How often the alarm runs while sockets are open (half-open detection: idleMs + this ≤ 60 s). */
 export const ALARM_EVERY_MS = 25_000;
@@ -156,7 +158,7 @@ export class Room extends SocketObject<Attachment> {
   membersList(): StoredMember[] {
     return this.members
       .list()
-      .map((m) => ({ userId: m.userId, username: m.username, role: m.role, readSeq: m.readSeq, unread: m.unread }))
+      .map((m) => ({ userId: m.userId, username: m.username, role: m.role, readSeq: m.readSeq, unread: m.unread, mentions: m.mentions }))
       .sort((a, b) => (a.userId < b.userId ? -1 : 1));
   }
 
@@ -171,16 +173,16 @@ export class Room extends SocketObject<Attachment> {
     const m = this.members.get(userId);
     if (!m) return null;
     if (watch) this.pushes.watch(userId);
-    return { n: m.unread, version: this.members.version(m), ...this.#latest.get() };
+    return { n: m.unread, mentions: m.mentions, version: this.members.version(m), ...this.#latest.get() };
   }
 
   // ================================================================ RPC: reading
 
-  /** Latest messages, everyone's cursors and the caller's own, and the head they are current at. */
+  /** Latest (top-level) messages, everyone's cursors and the caller's own, and the head they are current at. */
   snapshot(
     userId: string,
     limit = 50,
-  ): { messages: Message[]; hasMore: boolean; seq: number; receipts: Receipt[]; readSeq: number; unread: number } {
+  ): { messages: Message[]; hasMore: boolean; seq: number; receipts: Receipt[]; readSeq: number; unread: number; mentions: number } {
     this.meter.count("requests");
     const seq = this.log.head();
     const me = this.members.get(userId);
@@ -190,12 +192,22 @@ export class Room extends SocketObject<Attachment> {
       receipts: this.members.list().map((m) => this.members.receipt(m)),
       readSeq: me?.readSeq ?? seq,
       unread: me?.unread ?? 0,
+      mentions: me?.mentions ?? 0,
     };
   }
 
   history(before: number | undefined, limit: number) {
     this.meter.count("requests");
     return this.log.history(before, limit);
+  }
+
+  /** A thread: its parent as it is now and its replies after `after`, oldest first; not_found unless a top-level message of this room. */
+  thread(parentId: string, after: number, limit: number): ({ ok: true; parent: Message } & ReturnType<EventLog["replies"]>) | Failure {
+    this.meter.count("requests");
+    const parent = this.log.messageById(parentId);
+    if (!parent || parent.threadOf) return { ok: false, code: "not_found", message: "That thread does not exist" };
+    const [withReactions] = this.log.reactions.attach([parent]);
+    return { ok: true, parent: withReactions!, ...this.log.replies(parentId, after, limit) };
   }
 
   eventsAfter(after: number) {
@@ -221,10 +233,10 @@ export class Room extends SocketObject<Attachment> {
 
   // ================================================================ RPC: writing
 
-  /** Send a message (the HTTP path; the socket path shares it). */
-  async sendMessage(actor: Actor, clientId: string, text: string): Promise<SendOutcome> {
+  /** Send a message, or with `threadOf` a reply in that message's thread (the HTTP path; the socket path shares it). */
+  async sendMessage(actor: Actor, clientId: string, text: string, threadOf?: string): Promise<SendOutcome> {
     this.meter.count("requests");
-    return this.#writes.send(actor, clientId, text);
+    return this.#writes.send(actor, clientId, text, threadOf);
   }
 
   editMessage(actor: Actor, messageId: string, text: string) {

@@ -20,6 +20,8 @@ export interface Membership {
   role: Role;
   /** For a DM: its two user ids, sorted, joined by `:`. */
   dmKey: string | null;
+  /** The caller muted this room. */
+  muted: boolean;
 }
 
 /** Hono's environment for this app: bindings plus per-request variables. */

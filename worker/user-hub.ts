@@ -12,9 +12,10 @@
  * users who have a tab open (k rows for k such users) and pushes the numbers
  * to their tabs.
  * For a user with no tab open, `getUnread` asks their rooms directly: exact,
- * and only rows read.
+ * and only rows read. Each count carries, beside it, how many of those
+ * messages mention the user (`mentions`, in the same row and frames).
  */
-import { type CountTrigger, type HubFrame, MAX_SOCKETS_PER_USER, type NotificationCountUpdate, type ServerFrame, type UnreadCounts } from "#protocol";
+import { type Counts, type CountTrigger, type HubFrame, MAX_SOCKETS_PER_USER, type NotificationCountUpdate, type ServerFrame, type UnreadCounts } from "#protocol";
 import type { CountFor, HubBatch, HubReply } from "./lib/hub";
 import { migrate } from "./lib/sql-migrations";
 import { type BaseAttachment, SocketObject, userTag } from "./lib/socket-object";
@@ -37,6 +38,8 @@ const HUB_MIGRATIONS: readonly string[] = [
      gone INTEGER NOT NULL DEFAULT 0,
      PRIMARY KEY (user_id, room_id)
    ) WITHOUT ROWID;`,
+  // 3 — beside each count, the messages of it that mention the user (issue #15).
+  `ALTER TABLE counts ADD COLUMN mentions INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 type Attachment = BaseAttachment;
@@ -68,15 +71,21 @@ export class UserHub extends SocketObject<Attachment> {
     this.meter.count("requests");
     if (this.userOnline(userId)) return this.#stored(userId);
     const counts = await this.#ask(userId, [], false);
-    const rooms: Record<string, number> = {};
-    let total = 0;
+    const unread = tally();
+    const mentions = tally();
     for (const [roomId, c] of counts) {
-      if (c && c.n > 0) {
-        rooms[roomId] = c.n;
-        total += c.n;
+      if (c) {
+        unread.add(roomId, c.n);
+        mentions.add(roomId, c.mentions);
       }
     }
-    return { total, rooms };
+    return { ...unread.counts, mentions: mentions.counts };
+  }
+
+  /** Tell a user's open tabs something that concerns only them (e.g. `room_muted`); nothing is stored. */
+  notify(userId: string, frame: HubFrame): void {
+    this.meter.count("requests");
+    this.#sendTo(userId, frame);
   }
 
   /**
@@ -104,13 +113,13 @@ export class UserHub extends SocketObject<Attachment> {
     const changed = new Set<string>();
     const frames: { userId: string; frame: HubFrame }[] = [];
     this.ctx.storage.transactionSync(() => {
-      for (const c of batch.counts) if (isOnline(c.userId) && this.#upsert(c.userId, batch.roomId, c.n, c.version, false)) changed.add(c.userId);
+      for (const c of batch.counts) if (isOnline(c.userId) && this.#upsert(c.userId, batch.roomId, c.n, c.mentions ?? 0, c.version, false)) changed.add(c.userId);
       for (const n of batch.notices) {
         if (n.kind === "room_updated") {
           for (const userId of n.userIds) if (isOnline(userId)) frames.push({ userId, frame: { type: "room_updated", room: n.room } });
         } else if (isOnline(n.userId)) {
           const added = n.kind === "room_added";
-          const moved = this.#upsert(n.userId, batch.roomId, added ? n.room.unread : 0, n.version, !added);
+          const moved = this.#upsert(n.userId, batch.roomId, added ? n.room.unread : 0, added ? (n.room.mentions ?? 0) : 0, n.version, !added);
           // room_added is idempotent for a client; a count frame only when the count really moved.
           if (added || moved) frames.push({ userId: n.userId, frame: added ? { type: "room_added", room: n.room } : { type: "room_removed", roomId: n.roomId } });
           if (moved) changed.add(n.userId);
@@ -224,7 +233,7 @@ export class UserHub extends SocketObject<Attachment> {
     const counts = await this.#ask(userId, failed);
     this.ctx.storage.transactionSync(() => {
       this.sql.exec("DELETE FROM counts WHERE user_id = ? AND room_id NOT IN (SELECT value FROM json_each(?))", userId, JSON.stringify([...counts.keys()]));
-      for (const [roomId, c] of counts) if (c) this.#upsert(userId, roomId, c.n, c.version, false);
+      for (const [roomId, c] of counts) if (c) this.#upsert(userId, roomId, c.n, c.mentions ?? 0, c.version, false);
     });
     if (failed.length) {
       this.ctx.storage.kv.put(`rebuild:${userId}`, 1);
@@ -232,44 +241,73 @@ export class UserHub extends SocketObject<Attachment> {
     } else this.ctx.storage.kv.delete(`rebuild:${userId}`);
   }
 
-  /** Newest version wins. Returns whether the stored count or presence changed. */
-  #upsert(userId: string, roomId: string, n: number, version: number, gone: boolean): boolean {
-    const before = this.sql.exec<{ n: number; gone: number; version: number }>("SELECT n, gone, version FROM counts WHERE user_id = ? AND room_id = ?", userId, roomId).toArray()[0];
+  /** Newest version wins. Returns whether the stored counts or presence changed. */
+  #upsert(userId: string, roomId: string, n: number, mentions: number, version: number, gone: boolean): boolean {
+    const before = this.sql
+      .exec<{ n: number; mentions: number; gone: number; version: number }>("SELECT n, mentions, gone, version FROM counts WHERE user_id = ? AND room_id = ?", userId, roomId)
+      .toArray()[0];
     if (before && before.version > version) return false;
-    if (before && before.n === n && Boolean(before.gone) === gone) {
+    if (before && before.n === n && before.mentions === mentions && Boolean(before.gone) === gone) {
       if (before.version !== version) this.sql.exec("UPDATE counts SET version = ? WHERE user_id = ? AND room_id = ?", version, userId, roomId);
       return false;
     }
     this.sql.exec(
-      `INSERT INTO counts (user_id, room_id, n, version, gone) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (user_id, room_id) DO UPDATE SET n = excluded.n, version = excluded.version, gone = excluded.gone`,
+      `INSERT INTO counts (user_id, room_id, n, mentions, version, gone) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (user_id, room_id) DO UPDATE SET n = excluded.n, mentions = excluded.mentions, version = excluded.version, gone = excluded.gone`,
       userId,
       roomId,
       n,
+      mentions,
       version,
       gone ? 1 : 0,
     );
     return true;
   }
 
-  #stored(userId: string): UnreadCounts {
-    const rooms: Record<string, number> = {};
-    let total = 0;
-    for (const r of this.sql.exec<{ room_id: string; n: number }>("SELECT room_id, n FROM counts WHERE user_id = ? AND gone = 0 AND n > 0", userId)) {
-      rooms[r.room_id] = r.n;
-      total += r.n;
+  /** A user's whole badge: every room with unread items (and, beside it, with mentions). */
+  #stored(userId: string): Required<UnreadCounts> {
+    const unread = tally();
+    const mentions = tally();
+    for (const r of this.sql.exec<{ room_id: string; n: number; mentions: number }>(
+      "SELECT room_id, n, mentions FROM counts WHERE user_id = ? AND gone = 0 AND (n > 0 OR mentions > 0)",
+      userId,
+    )) {
+      unread.add(r.room_id, r.n);
+      mentions.add(r.room_id, r.mentions);
     }
-    return { total, rooms };
+    return { ...unread.counts, mentions: mentions.counts };
   }
 
   #pushCount(userId: string, roomId: string, trigger: CountTrigger): void {
-    const row = this.sql.exec<{ n: number; gone: number }>("SELECT n, gone FROM counts WHERE user_id = ? AND room_id = ?", userId, roomId).toArray()[0];
-    const total = this.sql.exec<{ t: number | null }>("SELECT SUM(n) AS t FROM counts WHERE user_id = ? AND gone = 0", userId).one().t ?? 0;
-    const frame: NotificationCountUpdate = { type: "notification_count_update", total, rooms: { [roomId]: row && !row.gone ? row.n : 0 }, trigger };
+    const row = this.sql.exec<{ n: number; mentions: number; gone: number }>("SELECT n, mentions, gone FROM counts WHERE user_id = ? AND room_id = ?", userId, roomId).toArray()[0];
+    const totals = this.sql
+      .exec<{ t: number | null; m: number | null }>("SELECT SUM(n) AS t, SUM(mentions) AS m FROM counts WHERE user_id = ? AND gone = 0", userId)
+      .one();
+    const live = row && !row.gone;
+    const frame: NotificationCountUpdate = {
+      type: "notification_count_update",
+      total: totals.t ?? 0,
+      rooms: { [roomId]: live ? row.n : 0 },
+      trigger,
+      mentions: { total: totals.m ?? 0, rooms: { [roomId]: live ? row.mentions : 0 } },
+    };
     this.#sendTo(userId, frame);
   }
 
   #sendTo(userId: string, frame: HubFrame): void {
     this.broadcastRaw(JSON.stringify(frame), undefined, userTag(userId));
   }
+}
+
+/** Per-room numbers and their total; rooms at 0 are left out. */
+function tally(): { add(roomId: string, n: number): void; counts: Counts } {
+  const counts: Counts = { total: 0, rooms: {} };
+  return {
+    add(roomId, n) {
+      if (n <= 0) return;
+      counts.rooms[roomId] = n;
+      counts.total += n;
+    },
+    counts,
+  };
 }

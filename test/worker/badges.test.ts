@@ -41,8 +41,8 @@ describe("unread counts", () => {
     const { roomId, alice, bob } = await roomWithTwo();
     const joined = await head(roomId);
     for (const t of ["one", "two", "three"]) expect((await send(roomId, alice, t)).status).toBe(201);
-    expect(await unread(bob)).toEqual({ total: 3, rooms: { [roomId]: 3 } });
-    expect(await unread(alice)).toEqual({ total: 0, rooms: {} });
+    expect(await unread(bob)).toEqual({ total: 3, rooms: { [roomId]: 3 }, mentions: { total: 0, rooms: {} } });
+    expect(await unread(alice)).toEqual({ total: 0, rooms: {}, mentions: { total: 0, rooms: {} } });
     const list = await (await call("/api/rooms", { cookie: bob.cookie })).json<RoomList>();
     expect(list.rooms.find((r) => r.id === roomId)?.unread).toBe(3);
     const snap = await snapshot(roomId, bob);
@@ -57,7 +57,7 @@ describe("unread counts", () => {
     await send(roomId, alice, "q2");
     expect((await unread(bob)).total).toBe(2);
     await send(roomId, bob, "answer");
-    expect(await unread(bob)).toEqual({ total: 0, rooms: {} });
+    expect(await unread(bob)).toEqual({ total: 0, rooms: {}, mentions: { total: 0, rooms: {} } });
     expect((await unread(alice)).total).toBe(1);
     await expectCountsDerived(roomId);
   });
@@ -116,7 +116,7 @@ describe("unread counts", () => {
     await call(`/api/rooms/${roomId}/messages/${m1.message.id}`, { cookie: alice.cookie, method: "DELETE" });
     expect((await unread(bob)).total).toBe(1);
     await call(`/api/rooms/${roomId}/messages/${m2.message.id}`, { cookie: alice.cookie, method: "DELETE" });
-    expect(await unread(bob)).toEqual({ total: 0, rooms: {} });
+    expect(await unread(bob)).toEqual({ total: 0, rooms: {}, mentions: { total: 0, rooms: {} } });
     const rows = await expectCountsDerived(roomId);
     expect(rows.every((r) => r.unread >= 0)).toBe(true);
   });
@@ -135,7 +135,7 @@ describe("unread counts", () => {
     await call(`/api/rooms/${room.id}/members/${bob.id}`, { cookie: alice.cookie, method: "DELETE" });
     await tab.until(() => tab.last?.rooms[room.id] === 0, "the room dropped");
     expect(tab.last).toMatchObject({ total: 0, trigger: "membership" });
-    expect(await unread(bob)).toEqual({ total: 0, rooms: {} });
+    expect(await unread(bob)).toEqual({ total: 0, rooms: {}, mentions: { total: 0, rooms: {} } });
     tab.close();
   });
 });
@@ -168,7 +168,7 @@ describe("badges pushed to every tab", () => {
     expect(totals.every((n) => n >= 0)).toBe(true);
     expect(totals.slice(-2)).toEqual([1, 0]);
     // What the hub pushed is what the polling endpoint answers.
-    expect(await unread(bob)).toEqual({ total: tab1.last!.total, rooms: {} });
+    expect(await unread(bob)).toEqual({ total: tab1.last!.total, rooms: {}, mentions: { total: 0, rooms: {} } });
     for (const s of [tab1, tab2]) s.close();
     roomTab.close();
     a.close();
@@ -268,7 +268,7 @@ describe("badges pushed to every tab", () => {
     const hub = env.USER_HUB.getByName(hubShardName(user.id, hubShards(env)));
     await hub.deliver({ roomId: "room-x", counts: [{ userId: user.id, n: 5, version: 10 }], notices: [], trigger: "new_message" });
     await hub.deliver({ roomId: "room-x", counts: [{ userId: user.id, n: 2, version: 9 }], notices: [], trigger: "new_message" });
-    expect(await hub.getUnread(user.id)).toEqual({ total: 5, rooms: { "room-x": 5 } });
+    expect(await hub.getUnread(user.id)).toEqual({ total: 5, rooms: { "room-x": 5 }, mentions: { total: 0, rooms: {} } });
     tab.close();
   });
 });

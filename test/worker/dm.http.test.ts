@@ -173,7 +173,7 @@ describe("the other person hears of it live, and it counts in badges", () => {
     await sendText(room.id, alice, "hi bob");
     await sendText(room.id, alice, "are you there?");
     await tab.until(() => tab.last?.rooms[room.id] === 2 && tab.last.total === 2, "bob's DM count");
-    expect(await (await call("/api/me/unread", { cookie: bob.cookie })).json<UnreadCounts>()).toEqual({ total: 2, rooms: { [room.id]: 2 } });
+    expect(await (await call("/api/me/unread", { cookie: bob.cookie })).json<UnreadCounts>()).toEqual({ total: 2, rooms: { [room.id]: 2 }, mentions: { total: 0, rooms: {} } });
     expect((await list(bob)).find((r) => r.id === room.id)).toMatchObject({ unread: 2, preview: { userId: alice.id, text: "are you there?" } });
   });
 });

@@ -96,7 +96,7 @@ describe("upload, list, download", () => {
   it("a file upload counts as an unread item for the others; deleting it takes it back", async () => {
     const { roomId, alice, bob } = await roomWithTwo();
     const f = await uploaded(await upload(roomId, alice, "x"));
-    expect(await unread(bob)).toEqual({ total: 1, rooms: { [roomId]: 1 } });
+    expect(await unread(bob)).toEqual({ total: 1, rooms: { [roomId]: 1 }, mentions: { total: 0, rooms: {} } });
     expect((await unread(alice)).total).toBe(0);
     expect((await call(`/api/files/${f.file_id}`, { cookie: alice.cookie, method: "DELETE" })).status).toBe(204);
     expect((await unread(bob)).total).toBe(0);

@@ -150,3 +150,25 @@ export async function uploadText(roomId: string, user: TestUser, text: string, n
 export function openDm(user: TestUser, username: string): Promise<Response> {
   return call("/api/dm", { cookie: user.cookie, json: { username } });
 }
+
+/**
+ * Add `n` members straight into D1 (fast: no password hashing), then tell the room.
+ * Returns their ids, in order (`seed-<roomId>-<i>`).
+ */
+export async function seedMembers(roomId: string, n: number): Promise<string[]> {
+  const now = Date.now();
+  const stmts: D1PreparedStatement[] = [];
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = `seed-${roomId}-${i}`;
+    ids.push(id);
+    stmts.push(
+      env.DB.prepare("INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (?, ?, ?, 'x', ?)").bind(id, `s${i}_${roomId.slice(0, 6)}`, `s${i}_${roomId.slice(0, 6)}`.toLowerCase(), now),
+      env.DB.prepare("INSERT INTO memberships (room_id, user_id, role, joined_at) VALUES (?, ?, 'member', ?)").bind(roomId, id, now),
+    );
+  }
+  for (let i = 0; i < stmts.length; i += 400) await env.DB.batch(stmts.slice(i, i + 400));
+  await env.DB.prepare("UPDATE rooms SET version = version + 1 WHERE id = ?").bind(roomId).run();
+  await env.ROOM.getByName(roomId).syncMembers(roomId);
+  return ids;
+}

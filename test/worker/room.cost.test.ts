@@ -7,27 +7,11 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { addMember, call, createRoom, register, type TestUser } from "./helpers";
+import { addMember, call, createRoom, register, seedMembers, type TestUser } from "./helpers";
 import { BadgeTab, eventually } from "./badge-tab";
 import { hubs, readMeters } from "./meters";
 
 const MAX_ROWS_PER_MESSAGE = 10;
-
-/** Add `n` members straight into D1 (fast: no password hashing), then tell the room. */
-async function seedMembers(roomId: string, n: number): Promise<void> {
-  const now = Date.now();
-  const stmts: D1PreparedStatement[] = [];
-  for (let i = 0; i < n; i++) {
-    const id = `seed-${roomId}-${i}`;
-    stmts.push(
-      env.DB.prepare("INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (?, ?, ?, 'x', ?)").bind(id, `s${i}_${roomId.slice(0, 6)}`, `s${i}_${roomId.slice(0, 6)}`.toLowerCase(), now),
-      env.DB.prepare("INSERT INTO memberships (room_id, user_id, role, joined_at) VALUES (?, ?, 'member', ?)").bind(roomId, id, now),
-    );
-  }
-  for (let i = 0; i < stmts.length; i += 400) await env.DB.batch(stmts.slice(i, i + 400));
-  await env.DB.prepare("UPDATE rooms SET version = version + 1 WHERE id = ?").bind(roomId).run();
-  await env.ROOM.getByName(roomId).syncMembers(roomId);
-}
 
 async function resetMeters(roomId: string): Promise<void> {
   await Promise.all([env.ROOM.getByName(roomId).meterReset(), ...hubs().map((h) => h.meterReset())]);
@@ -106,9 +90,9 @@ describe("R17 rows written per message do not grow with the room", () => {
     await seedMembers(room.id, 20);
     for (const text of ["one", "two"]) await call(`/api/rooms/${room.id}/messages`, { cookie: owner.cookie, json: { clientId: crypto.randomUUID(), text } });
     const res = await call("/api/me/unread", { cookie: bob.cookie });
-    expect(await res.json()).toEqual({ total: 2, rooms: { [room.id]: 2 } });
+    expect(await res.json()).toEqual({ total: 2, rooms: { [room.id]: 2 }, mentions: { total: 0, rooms: {} } });
     // Asking once (no tab open) does not make the room push to bob's hub afterwards.
     expect((await costOfOneMessage(room.id, owner)).hubCalls).toBe(0);
-    expect(await (await call("/api/me/unread", { cookie: bob.cookie })).json()).toEqual({ total: 3, rooms: { [room.id]: 3 } });
+    expect(await (await call("/api/me/unread", { cookie: bob.cookie })).json()).toEqual({ total: 3, rooms: { [room.id]: 3 }, mentions: { total: 0, rooms: {} } });
   });
 });

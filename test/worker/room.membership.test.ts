@@ -142,7 +142,7 @@ describe("membership and room changes are events", () => {
     const late = await TestSocket.open(room.id, bob, seqs[0]! - 1);
     expect(late.events().map((e) => e.type)).toEqual(["member_joined", "room_renamed", "member_left"]);
     // Not unread items.
-    expect(await (await call("/api/me/unread", { cookie: bob.cookie })).json()).toEqual({ total: 0, rooms: {} });
+    expect(await (await call("/api/me/unread", { cookie: bob.cookie })).json()).toEqual({ total: 0, rooms: {}, mentions: { total: 0, rooms: {} } });
     late.close();
     b.close();
   });

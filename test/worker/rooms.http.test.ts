@@ -166,6 +166,6 @@ describe("rooms", () => {
     const alice = await register();
     const res = await call("/api/me/unread", { cookie: alice.cookie });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ total: 0, rooms: {} });
+    expect(await res.json()).toEqual({ total: 0, rooms: {}, mentions: { total: 0, rooms: {} } });
   });
 });

@@ -94,6 +94,8 @@ export const memberships = sqliteTable(
       .references(() => users.id, { onDelete: "cascade" }),
     role: text("role", { enum: ["owner", "member"] }).notNull(),
     joinedAt: integer("joined_at").notNull(),
+    /** The member muted the room (`PATCH /api/rooms/:id/me`): still counted, but no notification or highlight in clients. */
+    muted: integer("muted", { mode: "boolean" }).notNull().default(false),
   },
   (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index("memberships_user_idx").on(t.userId)],
 );

@@ -31,10 +31,12 @@ export function hubFor(env: Env, userId: string) {
   return env.USER_HUB.getByName(hubShardName(userId, hubShards(env)));
 }
 
-/** One member's count in one room, with its version (newer wins at the hub). */
+/** One member's count in one room and, of those, the messages that mention them, with its version (newer wins at the hub). */
 export interface CountEntry {
   userId: string;
   n: number;
+  /** Absent (a batch from a room older than mentions): 0. */
+  mentions?: number;
   version: number;
 }
 
@@ -66,4 +68,4 @@ export interface HubReply {
 }
 
 /** A room's count for one user, for a hub building that user's badge or the rooms list, with the room's latest activity (null: not a member). */
-export type CountFor = ({ n: number; version: number } & Activity) | null;
+export type CountFor = ({ n: number; mentions: number; version: number } & Activity) | null;

@@ -14,6 +14,7 @@ export async function loadMembership(db: DB, roomId: string, userId: string): Pr
     .select({
       room: { id: rooms.id, name: rooms.name, ownerId: rooms.ownerId, createdAt: rooms.createdAt, kind: rooms.kind },
       role: memberships.role,
+      muted: memberships.muted,
       dmKey: rooms.dmKey,
     })
     .from(rooms)
@@ -22,7 +23,7 @@ export async function loadMembership(db: DB, roomId: string, userId: string): Pr
     .get();
   if (!row) throw apiError(404, "not_found", "Room not found");
   if (!row.role) throw apiError(403, "forbidden", "You are not a member of this room");
-  return { room: row.room, role: row.role as Role, dmKey: row.dmKey };
+  return { room: row.room, role: row.role as Role, dmKey: row.dmKey, muted: Boolean(row.muted) };
 }
 
 /** 403 unless the member is the room's owner; `action` completes "Only the room's owner can …". */

@@ -1,7 +1,7 @@
 /**
  * The rooms list (`GET /api/rooms`) and what a DM looks like to each side.
  *
- * Membership, names and kinds come from D1; each room's unread count and
+ * Membership, names, kinds and my muted flag come from D1; each room's unread and mention counts and
  * latest activity (last message or file, and the preview) from the room
  * itself, asked in parallel the way a hub builds a badge (`countFor`, as a
  * one-off question: it does not make the room push to this user). Nothing
@@ -60,6 +60,7 @@ export async function listRooms(env: Env, db: DB, userId: string): Promise<RoomS
       kind: rooms.kind,
       dmKey: rooms.dmKey,
       role: memberships.role,
+      muted: memberships.muted,
       memberCount: memberCounts.n,
     })
     .from(memberships)
@@ -75,6 +76,8 @@ export async function listRooms(env: Env, db: DB, userId: string): Promise<RoomS
       role: r.role,
       memberCount: r.memberCount,
       unread: a?.n ?? 0,
+      mentions: a?.mentions ?? 0,
+      muted: Boolean(r.muted),
       kind: r.kind as RoomKind,
       lastActivityAt: a?.lastActivityAt ?? r.room.createdAt,
       preview: a?.preview ?? null,

@@ -7,7 +7,7 @@ import type { RoomWrites } from "./writes";
 export async function dispatch(writes: RoomWrites, log: EventLog, ws: WebSocket, actor: Actor, frame: ClientFrame): Promise<void> {
   switch (frame.type) {
     case "send": {
-      const res = await writes.send(actor, frame.clientId, frame.text);
+      const res = await writes.send(actor, frame.clientId, frame.text, frame.threadOf);
       if (!res.ok) return sendError(ws, socketCode(res.code), res.message, { clientId: frame.clientId, retryAfter: res.retryAfter });
       send(ws, { type: "ack", clientId: frame.clientId, messageId: res.message.id, seq: res.seq, duplicate: res.duplicate });
       return;

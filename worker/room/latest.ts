@@ -2,6 +2,7 @@
  * The room's latest activity, for the rooms list (issue #14): when its
  * newest message or file arrived (else when the room was created), and a
  * preview of its newest message (null when there is none, or it is deleted).
+ * Thread replies are not the room's activity: only top-level messages count.
  *
  * Cost rule: nothing here writes a row. It is read from the log once after
  * a wake (the newest message and the newest file, by their `seq` indexes:
@@ -91,7 +92,7 @@ export class Latest {
 
   #load(): State {
     if (this.#state) return this.#state;
-    const m = this.sql.exec<MessageRow>("SELECT id, user_id, username, text, created_at FROM messages ORDER BY seq DESC LIMIT 1").toArray()[0];
+    const m = this.sql.exec<MessageRow>("SELECT id, user_id, username, text, created_at FROM messages WHERE thread_of IS NULL ORDER BY seq DESC LIMIT 1").toArray()[0];
     const f = this.sql.exec<{ seq: number; created_at: number | null }>("SELECT seq, created_at FROM files ORDER BY seq DESC LIMIT 1").toArray()[0];
     let fileAt = f?.created_at ?? 0;
     // Files announced before migration 3 have no time of their own: their event has it (while in the window).

@@ -14,8 +14,13 @@
 import { newId } from "../lib/encoding";
 import type { Sql } from "../lib/meter";
 import { type FileInfo, type Message, REPLAY_WINDOW, type RoomEvent } from "#protocol";
+import { countables, type Item, unreadAfter } from "./counts";
+import { Mentions } from "./mentions";
 import { Reactions } from "./reactions";
 import { MessageIndex } from "./search";
+import { type ThreadCounts, Threads } from "./threads";
+
+export type { Item };
 
 /** Distributive Omit, so each member of the union keeps its own fields. */
 type EventBody<E> = E extends RoomEvent ? Omit<E, "seq" | "ts"> : never;
@@ -46,6 +51,9 @@ interface MessageRow {
   created_at: number;
   edited_at: number | null;
   deleted_at: number | null;
+  thread_of: string | null;
+  reply_count: number;
+  last_reply_at: number | null;
   [key: string]: SqlStorageValue;
 }
 
@@ -59,15 +67,12 @@ const toMessage = (r: MessageRow): Message => ({
   createdAt: r.created_at,
   editedAt: r.edited_at,
   deletedAt: r.deleted_at,
+  threadOf: r.thread_of,
+  replyCount: r.reply_count,
+  lastReplyAt: r.last_reply_at,
 });
 
 const messageEvent = (m: Message): RoomEvent => ({ type: "message", seq: m.seq, ts: m.createdAt, message: m });
-
-/** A countable item (a message or an upload): what unread counts are made of. */
-export interface Item {
-  seq: number;
-  userId: string;
-}
 
 export class EventLog {
   #head: number | undefined;
@@ -75,10 +80,16 @@ export class EventLog {
   readonly reactions: Reactions;
   /** The messages' full-text index (kept in step by the writes below). */
   readonly index: MessageIndex;
+  /** Who each message mentions. */
+  readonly mentions: Mentions;
+  /** Threads: replies' parents, participants. */
+  readonly threads: Threads;
 
   constructor(private readonly sql: Sql) {
     this.reactions = new Reactions(sql);
     this.index = new MessageIndex(sql);
+    this.mentions = new Mentions(sql);
+    this.threads = new Threads(sql);
   }
 
   /** The seq of the newest event (0 for an empty room). */
@@ -119,8 +130,8 @@ export class EventLog {
     return row && toMessage(row);
   }
 
-  /** Store a new message as the next seq (the caller checked `clientId` is new). */
-  addMessage(actor: Actor, clientId: string, text: string, now: number): { message: Message; event: RoomEvent } {
+  /** Store a new message as the next seq (the caller checked `clientId` is new, and that a `threadOf` parent is live and top-level). */
+  addMessage(actor: Actor, clientId: string, text: string, now: number, threadOf: string | null = null): { message: Message; event: RoomEvent } {
     const message: Message = {
       id: newId(),
       seq: this.head() + 1,
@@ -131,9 +142,12 @@ export class EventLog {
       createdAt: now,
       editedAt: null,
       deletedAt: null,
+      threadOf,
+      replyCount: 0,
+      lastReplyAt: null,
     };
     this.sql.exec(
-      "INSERT INTO messages (id, seq, user_id, username, client_id, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO messages (id, seq, user_id, username, client_id, text, created_at, thread_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       message.id,
       message.seq,
       message.userId,
@@ -141,6 +155,7 @@ export class EventLog {
       message.clientId,
       message.text,
       message.createdAt,
+      threadOf,
     );
     this.index.added(message.seq);
     this.#head = message.seq;
@@ -161,6 +176,7 @@ export class EventLog {
     if (message.text !== null) this.index.changing(message.seq, message.text);
     this.sql.exec("UPDATE messages SET text = NULL, deleted_at = ? WHERE id = ?", now, message.id);
     this.reactions.removeAll(message.id);
+    this.mentions.removeAll(message.seq);
     this.sql.exec(
       `UPDATE events SET data = json_set(data, '$.message.text', json('null'), '$.message.deletedAt', ?)
        WHERE type = 'message_edited' AND json_extract(data, '$.message.id') = ?`,
@@ -170,12 +186,25 @@ export class EventLog {
     return this.append({ type: "message_deleted", messageId: message.id, userId: message.userId }, now);
   }
 
-  /** Up to `limit` messages before `before` (a seq), oldest first. */
+  /** Up to `limit` top-level messages (no thread replies) before `before` (a seq), oldest first. */
   history(before: number | undefined, limit: number): { messages: Message[]; hasMore: boolean } {
     const rows = this.sql
-      .exec<MessageRow>("SELECT * FROM messages WHERE seq < ? ORDER BY seq DESC LIMIT ?", before ?? Number.MAX_SAFE_INTEGER, limit + 1)
+      .exec<MessageRow>("SELECT * FROM messages WHERE seq < ? AND thread_of IS NULL ORDER BY seq DESC LIMIT ?", before ?? Number.MAX_SAFE_INTEGER, limit + 1)
       .toArray();
     return { messages: this.reactions.attach(rows.slice(0, limit).reverse().map(toMessage)), hasMore: rows.length > limit };
+  }
+
+  /** Up to `limit` replies in `parentId`'s thread after `after` (a seq), oldest first; `hasMore` when newer ones exist. */
+  replies(parentId: string, after: number, limit: number): { messages: Message[]; hasMore: boolean } {
+    const rows = this.sql
+      .exec<MessageRow>("SELECT * FROM messages WHERE thread_of = ? AND seq > ? ORDER BY seq LIMIT ?", parentId, after, limit + 1)
+      .toArray();
+    return { messages: this.reactions.attach(rows.slice(0, limit).map(toMessage)), hasMore: rows.length > limit };
+  }
+
+  /** A reply was stored or deleted: the parent's new counts, as a `thread_updated` event. */
+  threadUpdated(parentId: string, counts: ThreadCounts, now: number): RoomEvent {
+    return this.append({ type: "thread_updated", messageId: parentId, ...counts }, now);
   }
 
   // ------------------------------------------------------------ files
@@ -236,27 +265,13 @@ export class EventLog {
 
   // ------------------------------------------------------------ countable items
 
-  /** Unread items for `userId` after `readSeq` (reads only what lies after the cursor). */
+  /** Unread items for `userId` after `readSeq` (reads only what lies after the cursor; room/counts.ts). */
   countAfter(readSeq: number, userId: string): number {
-    return this.sql
-      .exec<{ n: number }>(
-        `SELECT (SELECT COUNT(*) FROM messages WHERE seq > ?1 AND user_id != ?2 AND deleted_at IS NULL)
-              + (SELECT COUNT(*) FROM files WHERE seq > ?1 AND user_id != ?2 AND deleted = 0) AS n`,
-        readSeq,
-        userId,
-      )
-      .one().n;
+    return unreadAfter(this.sql, readSeq, userId);
   }
 
-  /** Every countable item after `seq`, in seq order (to derive many members' counts at once). */
+  /** Every countable item after `seq`, in seq order, with replies' audiences and mentions (to derive many members' counts at once). */
   itemsAfter(seq: number): Item[] {
-    return this.sql
-      .exec<{ seq: number; user_id: string }>(
-        `SELECT seq, user_id FROM messages WHERE seq > ?1 AND deleted_at IS NULL
-         UNION ALL SELECT seq, user_id FROM files WHERE seq > ?1 AND deleted = 0 ORDER BY seq`,
-        seq,
-      )
-      .toArray()
-      .map((r) => ({ seq: r.seq, userId: r.user_id }));
+    return countables(this.sql, seq);
   }
 }

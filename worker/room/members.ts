@@ -3,12 +3,16 @@
  * when that member reads, joins or leaves (never by someone else's message).
  *
  * unread(member) = countable items (messages and uploads) with seq > the
- * member's cursor, not theirs, not deleted. It is derived: on first use after
- * a wake, one pass over the members and the items after the lowest cursor
- * builds every count; from then on the counts live in memory and each event
- * adjusts them (a message: +1 for every other member; a deletion: −1 for
- * those who had not read it); a cursor move recounts that member from the
- * log, reading only what lies after the new cursor.
+ * member's cursor, not theirs, not deleted (a thread reply: only for its
+ * audience); mentions(member) = live messages after the cursor that mention
+ * them (room/counts.ts). Both are derived: on first use after a wake, one
+ * pass over the members and the items after the lowest cursor builds every
+ * count; from then on the counts live in memory and each event adjusts them
+ * (a message: +1 for every other member it counts for; a deletion: −1 for
+ * those who had not read it; an edit that changes the mentions: ± for those
+ * whose numbers it changes); a cursor move recounts that member from the
+ * log, reading only what lies after the new cursor. The adjusted numbers
+ * always equal a fresh derivation (test/worker/counts.fuzz.test.ts).
  *
  * Versions order a member's count changes for the hubs (newest wins there):
  * version = max(head × VERSION_STEP, read_version), where a cursor move sets
@@ -17,7 +21,8 @@
  */
 import type { Sql } from "../lib/meter";
 import type { Member, Receipt, Role } from "#protocol";
-import type { EventLog, Item } from "./log";
+import { counter, type Item, mentionsAfter } from "./counts";
+import type { EventLog } from "./log";
 
 /** Room for this many cursor moves per member between two events (rate limits keep it far lower). */
 export const VERSION_STEP = 2 ** 21;
@@ -33,6 +38,8 @@ export interface MemberState {
   /** The head when the cursor last moved (receipts that moved since a socket's `after`). */
   readHead: number;
   unread: number;
+  /** Of those, the messages that mention this member. */
+  mentions: number;
 }
 
 type Row = {
@@ -69,7 +76,7 @@ export class Members {
     const rows = this.sql.exec<Row>("SELECT * FROM members").toArray();
     const min = rows.reduce((m, r) => Math.min(m, r.read_seq), Number.MAX_SAFE_INTEGER);
     const items = rows.length ? this.log.itemsAfter(min) : [];
-    const counter = suffixCounter(items);
+    const countOf = counter(items);
     this.#cache = new Map(
       rows.map((r) => [
         r.user_id,
@@ -82,7 +89,7 @@ export class Members {
           readSeq: r.read_seq,
           readVersion: r.read_version,
           readHead: r.read_head,
-          unread: counter(r.read_seq, r.user_id),
+          ...countOf(r.read_seq, r.user_id),
         },
       ]),
     );
@@ -132,25 +139,48 @@ export class Members {
 
   // ------------------------------------------------------------ events
 
-  /** A countable item by `authorId` was stored at `seq`: one more for every other member. Returns who changed. */
+  /** A countable item was stored: one more for every other member it counts for (and mentions). Returns who changed. */
   itemAdded(item: Item): string[] {
-    const changed: string[] = [];
-    for (const m of this.#members().values()) {
-      if (m.userId !== item.userId && m.readSeq < item.seq) {
-        m.unread++;
-        changed.push(m.userId);
-      }
-    }
-    return changed;
+    return this.itemChanged(undefined, item);
   }
 
   /** A countable item was deleted: one fewer for those who had not read it. Returns who changed. */
   itemRemoved(item: Item): string[] {
+    return this.itemChanged(item, undefined);
+  }
+
+  /**
+   * The item at one seq counted as `before` and now as `after` (undefined:
+   * not at all): adjust the members who have not read it. An edit that
+   * changes a message's mentions is both. Returns who changed.
+   */
+  itemChanged(before: Item | undefined, after: Item | undefined): string[] {
+    const item = after ?? before;
+    if (!item) return [];
     const changed: string[] = [];
-    for (const m of this.#members().values()) {
-      if (m.userId !== item.userId && m.readSeq < item.seq && m.unread > 0) {
-        m.unread--;
-        changed.push(m.userId);
+    const members = this.#members();
+    // A top-level item counts for every member but its author; a reply for its audience only.
+    const counts = (i: Item | undefined, id: string) => (i && (!i.audience || i.audience.has(id)) ? 1 : 0);
+    const mentions = (i: Item | undefined, id: string) => (i?.mentioned?.includes(id) ? 1 : 0);
+    const visit = (m: MemberState) => {
+      if (m.userId === item.userId || m.readSeq >= item.seq) return;
+      const du = counts(after, m.userId) - counts(before, m.userId);
+      const dm = mentions(after, m.userId) - mentions(before, m.userId);
+      const unread = Math.max(0, m.unread + du);
+      const mentioned = Math.max(0, m.mentions + dm);
+      if (unread === m.unread && mentioned === m.mentions) return;
+      m.unread = unread;
+      m.mentions = mentioned;
+      changed.push(m.userId);
+    };
+    // Everyone when a top-level item comes or goes; else (a reply, or an edit) only those its audiences or mentions name.
+    const wide = (!before || !after) && !item.audience;
+    if (wide) for (const m of members.values()) visit(m);
+    else {
+      const names = new Set([...(before?.audience ?? []), ...(after?.audience ?? []), ...(before?.mentioned ?? []), ...(after?.mentioned ?? [])]);
+      for (const id of names) {
+        const m = members.get(id);
+        if (m) visit(m);
       }
     }
     return changed;
@@ -173,6 +203,7 @@ export class Members {
     m.readVersion = version;
     m.readHead = head;
     m.unread = this.log.countAfter(target, userId);
+    m.mentions = mentionsAfter(this.sql, target, userId);
     return true;
   }
 
@@ -194,7 +225,7 @@ export class Members {
       const m = { ...input, displayName: input.displayName ?? null };
       const cur = cache.get(m.userId);
       if (!cur) {
-        const state: MemberState = { ...m, readSeq: head, readVersion: head * VERSION_STEP, readHead: head, unread: 0 };
+        const state: MemberState = { ...m, readSeq: head, readVersion: head * VERSION_STEP, readHead: head, unread: 0, mentions: 0 };
         this.sql.exec(
           "INSERT INTO members (user_id, username, display_name, role, joined_at, read_seq, read_version, read_head) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
           m.userId,
@@ -235,31 +266,3 @@ export class Members {
 
 /** As a `Member` of the protocol. */
 export const toMember = (m: MemberState): Member => ({ id: m.userId, username: m.username, displayName: m.displayName, role: m.role, joinedAt: m.joinedAt });
-
-/**
- * unread(cursor, user) over a sorted item list in O(log n): all items after
- * the cursor minus the user's own items after it.
- */
-function suffixCounter(items: Item[]): (cursor: number, userId: string) => number {
-  const seqs = items.map((i) => i.seq);
-  const byAuthor = new Map<string, number[]>();
-  for (const i of items) {
-    const list = byAuthor.get(i.userId);
-    if (list) list.push(i.seq);
-    else byAuthor.set(i.userId, [i.seq]);
-  }
-  const after = (sorted: number[], cursor: number) => sorted.length - upperBound(sorted, cursor);
-  return (cursor, userId) => after(seqs, cursor) - after(byAuthor.get(userId) ?? [], cursor);
-}
-
-/** The index of the first element greater than `x`. */
-function upperBound(sorted: number[], x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}

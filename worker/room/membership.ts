@@ -130,6 +130,8 @@ export function summary(d: Pick<MembershipDeps, "meta" | "members" | "latest">, 
     role: m.role,
     memberCount: d.members.size,
     unread: m.unread,
+    mentions: m.mentions,
+    muted: false, // a membership starts unmuted (D1's memberships.muted)
     kind,
     ...d.latest.get(),
   };

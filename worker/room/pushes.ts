@@ -162,7 +162,7 @@ export class Pushes {
     const watching = this.#watching();
     for (const id of users) {
       const m = watching.has(id) ? this.deps.members.get(id) : undefined;
-      if (m) counts.push({ userId: id, n: m.unread, version: this.deps.members.version(m) });
+      if (m) counts.push({ userId: id, n: m.unread, mentions: m.mentions, version: this.deps.members.version(m) });
     }
     const told = [...(this.#activity.get(shard) ?? [])].filter((id) => watching.has(id));
     this.#activity.delete(shard);

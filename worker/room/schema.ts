@@ -88,4 +88,30 @@ INSERT INTO meta (key, value) SELECT 'indexed_upto', MAX(seq) FROM messages HAVI
   ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 `;
 
-export const ROOM_MIGRATIONS: readonly string[] = [V1, V2, V3, V4, V5];
+/**
+ * 6 — mentions and threads (issue #15):
+ * - a thread reply is a message with `thread_of` (its top-level message's id);
+ *   the parent keeps its live `reply_count` and `last_reply_at` (one row
+ *   update per reply); a partial index finds a thread's replies (replies
+ *   only: a top-level message writes nothing to it);
+ * - `thread_participants`: who took part in a thread besides the parent's
+ *   author, from the seq of their first reply (one row, once);
+ * - `mentions`: one row per mentioned member per message, keyed by seq
+ *   (count ranges after a cursor, and a message's own rows, are seq ranges);
+ * - V5 left an `indexed_upto` of 0 in every new room's meta; a missing mark
+ *   means 0, so a room nobody used holds no row.
+ */
+const V6 = `
+ALTER TABLE messages ADD COLUMN thread_of TEXT;
+ALTER TABLE messages ADD COLUMN reply_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN last_reply_at INTEGER;
+CREATE INDEX messages_thread ON messages (thread_of, seq) WHERE thread_of IS NOT NULL;
+CREATE TABLE thread_participants (
+  parent_id TEXT NOT NULL, user_id TEXT NOT NULL, since_seq INTEGER NOT NULL,
+  PRIMARY KEY (parent_id, user_id)
+) WITHOUT ROWID;
+CREATE TABLE mentions (seq INTEGER NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (seq, user_id)) WITHOUT ROWID;
+DELETE FROM meta WHERE key = 'indexed_upto' AND value = 0;
+`;
+
+export const ROOM_MIGRATIONS: readonly string[] = [V1, V2, V3, V4, V5, V6];

@@ -26,7 +26,7 @@ const SNIPPET_TOKENS = 16;
 /** Messages waiting before they are indexed in the write path. */
 export const INDEX_BATCH = 64;
 
-type HitRow = { seq: number; id: string; user_id: string; username: string; created_at: number; snip: string };
+type HitRow = { seq: number; id: string; user_id: string; username: string; created_at: number; thread_of: string | null; snip: string };
 
 export class MessageIndex {
   /** Messages with seq ≤ this are indexed; undefined until read. */
@@ -84,7 +84,7 @@ export class MessageIndex {
   search(match: string, limit: number, before = Number.MAX_SAFE_INTEGER): Omit<SearchHit, "roomId">[] {
     const rows = this.sql
       .exec<HitRow>(
-        `SELECT m.seq, m.id, m.user_id, m.username, m.created_at,
+        `SELECT m.seq, m.id, m.user_id, m.username, m.created_at, m.thread_of,
                 snippet(messages_fts, 0, ?1, ?2, '…', ?3) AS snip
          FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid
          WHERE messages_fts MATCH ?4 AND messages_fts.rowid < ?5 AND m.deleted_at IS NULL
@@ -105,6 +105,7 @@ export class MessageIndex {
         userId: r.user_id,
         username: r.username,
         createdAt: r.created_at,
+        threadOf: r.thread_of,
         snippet: parts.map((p) => p.text).join(""),
         parts,
       };

@@ -1,18 +1,21 @@
 /**
- * The room's writes: messages (send, edit, delete), read cursors, files and
- * "… is typing / uploading". Each one validates, runs one transaction (log
+ * The room's writes: messages (send, edit, delete; thread replies and
+ * mentions with them), read cursors, files and "… is typing / uploading". Each one validates, runs one transaction (log
  * and members together), then broadcasts and hands the changed counts to the
  * pushes — never waiting for them. Rate limits are in-memory token buckets
  * per user per room (lib/rate.ts), shared by the HTTP and socket paths.
  */
-import { type CountTrigger, type FileInfo, LIMITS, type Message, type Reaction, type RoomEvent, type ServerFrame, TYPING_TTL_MS } from "#protocol";
+import { type CountTrigger, countedMentions, type FileInfo, LIMITS, type Message, type Reaction, type RoomEvent, type ServerFrame, TYPING_TTL_MS } from "#protocol";
 import type { Rate, RoomRates } from "../lib/limits";
 import { TokenBuckets } from "../lib/rate";
 import type { Activities, Activity } from "./activity";
+import type { Item } from "./counts";
 import { activityFrame } from "./frames";
 import type { Latest } from "./latest";
 import type { Actor, EventLog, Failure } from "./log";
 import type { Members } from "./members";
+import { sameMembers } from "./mentions";
+import type { Parent } from "./threads";
 
 export type SendOutcome = { ok: true; message: Message; seq: number; duplicate: boolean } | Failure;
 export type ReadOutcome = { ok: true; readSeq: number; unread: number; changed: boolean } | Failure;
@@ -66,8 +69,11 @@ export class RoomWrites {
     this.#typing = bucket(rates.typing);
   }
 
-  /** Rate-limit, store (or find the original by client id), then broadcast what is new. */
-  async send(actor: Actor, clientId: string, text: string): Promise<SendOutcome> {
+  /**
+   * Rate-limit, store (or find the original by client id), then broadcast what is new. With
+   * `threadOf`, a reply in that message's thread: it must be a live top-level message of this room.
+   */
+  async send(actor: Actor, clientId: string, text: string, threadOf?: string): Promise<SendOutcome> {
     const { log, members } = this.d;
     const now = Date.now();
     if (!members.get(actor.id)) await this.d.resync();
@@ -76,18 +82,49 @@ export class RoomWrites {
     // A retry of a stored send is answered with the original, without spending a token.
     const original = log.messageByClientId(actor.id, clientId);
     if (original) return { ok: true, message: original, seq: original.seq, duplicate: true };
+    const parent = threadOf === undefined ? undefined : log.messageById(threadOf);
+    if (threadOf !== undefined) {
+      if (!parent || parent.deletedAt !== null) return { ok: false, code: "not_found", message: "The message you are replying to does not exist" };
+      if (parent.threadOf) return { ok: false, code: "bad_request", message: "Reply in the thread of the first message, not to a reply" };
+    }
     const wait = this.#sends.take(actor.id, now);
     if (wait > 0) return slowDown(wait);
-    const { message, event, changed } = this.d.write(() => {
-      const { message, event } = log.addMessage({ id: actor.id, username: member.username || actor.username }, clientId, text, now);
-      const changed = members.itemAdded({ seq: message.seq, userId: actor.id });
-      return { message, event, changed: [...changed, ...this.#catchUp(actor.id, message.seq)] };
+    const { message, events, changed } = this.d.write(() => {
+      const { message, event } = log.addMessage({ id: actor.id, username: member.username || actor.username }, clientId, text, now, parent?.id ?? null);
+      const mentioned = this.#mentions(text, actor.id);
+      log.mentions.add(message.seq, mentioned);
+      const item: Item = { seq: message.seq, userId: actor.id, mentioned };
+      const events = [event];
+      if (parent) {
+        item.audience = log.threads.audience(parent, message.seq, mentioned);
+        log.threads.join(parent, actor.id, message.seq);
+        events.push(log.threadUpdated(parent.id, log.threads.replyAdded(parent.id, now), now));
+      }
+      const changed = members.itemAdded(item);
+      return { message, events, changed: [...changed, ...this.#catchUp(actor.id, message.seq)] };
     });
-    this.d.latest.message(message, member.displayName);
+    // A reply is not the room's latest activity (the rooms list's order and preview follow top-level messages).
+    if (!parent) this.d.latest.message(message, member.displayName);
     for (const t of this.d.activity.clear(actor.id, "typing")) this.d.broadcast(activityFrame(t, false));
-    this.d.broadcast(event);
-    this.d.pushed(changed, "new_message", actor.id);
+    for (const e of events) this.d.broadcast(e);
+    this.d.pushed(changed, "new_message", parent ? undefined : actor.id);
     return { ok: true, message, seq: message.seq, duplicate: false };
+  }
+
+  /** Who a text by `authorId` mentions (current members, not the author, at most LIMITS.mentionsPerMessage). */
+  #mentions(text: string, authorId: string): string[] {
+    return countedMentions(text, authorId, (id) => this.d.members.get(id) !== undefined);
+  }
+
+  /** How the message at `seq` counts, mentioning `mentioned` (a reply: for its audience only). */
+  #item(message: Message, mentioned: readonly string[]): Item {
+    const item: Item = { seq: message.seq, userId: message.userId, mentioned };
+    if (message.threadOf) item.audience = this.d.log.threads.audience(this.#parentOf(message.threadOf), message.seq, mentioned);
+    return item;
+  }
+
+  #parentOf(id: string): Parent {
+    return this.d.log.messageById(id) ?? { id, userId: "" };
   }
 
   edit(actor: Actor, messageId: string, text: string): { ok: true; event: RoomEvent | null; message: Message } | Failure {
@@ -97,9 +134,18 @@ export class RoomWrites {
     if (message.text === text) return { ok: true, event: null, message };
     const wait = this.#edits.take(actor.id, Date.now());
     if (wait > 0) return slowDown(wait);
-    const res = this.d.write(() => this.d.log.editMessage(message, text, Date.now()));
+    // The mentions are those of the new text: someone it adds counts it (if they have not read past it), someone it drops no longer does.
+    const { changed, ...res } = this.d.write(() => {
+      const res = this.d.log.editMessage(message, text, Date.now());
+      const next = this.#mentions(text, message.userId);
+      const before = this.d.log.mentions.of(message.seq);
+      if (sameMembers(before, next)) return { ...res, changed: [] };
+      this.d.log.mentions.replace(message.seq, next);
+      return { ...res, changed: this.d.members.itemChanged(this.#item(message, before), this.#item(message, next)) };
+    });
     const preview = this.d.latest.changed(res.message);
     this.d.broadcast(res.event);
+    if (changed.length) this.d.pushed(changed, "message_edited");
     if (preview) this.d.previewChanged(actor.id);
     return { ok: true, ...res };
   }
@@ -115,12 +161,17 @@ export class RoomWrites {
     if (message.deletedAt !== null) return { ok: true, event: null };
     const wait = this.#edits.take(actor.id, Date.now());
     if (wait > 0) return slowDown(wait);
-    const { event, changed } = this.d.write(() => ({
-      event: log.deleteMessage(message, Date.now()),
-      changed: members.itemRemoved({ seq: message.seq, userId: message.userId }),
-    }));
+    // A deleted reply lowers its thread's count; a deleted parent keeps its thread (its replies stay).
+    const { event, thread, changed } = this.d.write(() => {
+      const now = Date.now();
+      const item = this.#item(message, log.mentions.of(message.seq));
+      const event = log.deleteMessage(message, now);
+      const thread = message.threadOf ? log.threadUpdated(message.threadOf, log.threads.replyRemoved(message.threadOf), now) : null;
+      return { event, thread, changed: members.itemRemoved(item) };
+    });
     const preview = this.d.latest.changed({ ...message, text: null, deletedAt: event.ts });
     this.d.broadcast(event);
+    if (thread) this.d.broadcast(thread);
     this.d.pushed(changed, "message_deleted");
     if (preview) this.d.previewChanged(actor.id);
     return { ok: true, event };

@@ -60,7 +60,7 @@ export const dmApi = new Hono<AppEnv>().post("/", ...jsonBody(OpenDmBody), async
   if (existing) {
     const [answer, members] = await Promise.all([c.env.ROOM.getByName(existing.id).countFor(me.id, false), memberCount(db, existing.id)]);
     const room = entry(existing);
-    return c.json({ room: { ...room, memberCount: members, unread: answer?.n ?? 0, lastActivityAt: answer?.lastActivityAt ?? room.createdAt, preview: answer?.preview ?? null } }, 200);
+    return c.json({ room: { ...room, memberCount: members, unread: answer?.n ?? 0, mentions: answer?.mentions ?? 0, lastActivityAt: answer?.lastActivityAt ?? room.createdAt, preview: answer?.preview ?? null } }, 200);
   }
 
   const rateKey = `dm:${me.id}`;

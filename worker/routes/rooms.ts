@@ -6,6 +6,7 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { formerMembers, memberships, rooms, users } from "../db/schema";
+import { hubFor } from "../lib/hub";
 import { listFiles } from "../files/catalog";
 import { newId } from "../lib/encoding";
 import { apiError } from "../lib/errors";
@@ -15,7 +16,7 @@ import { groupRoomOnly, requireMembership, requireOwner } from "../middleware/me
 import { accountRates } from "../lib/limits";
 import { requireWindow } from "../lib/rate-window";
 import { jsonBody } from "../middleware/validate";
-import { AddMemberBody, CreateRoomBody, type Member, RenameRoomBody, type RoomList, type RoomSnapshot, type RoomSummary } from "#protocol";
+import { AddMemberBody, CreateRoomBody, type Member, RenameRoomBody, type RoomList, RoomSettingsBody, type RoomSnapshot, type RoomSummary } from "#protocol";
 import type { AppEnv, DB } from "../types";
 
 const NO_RENAME = "A direct message can't be renamed";
@@ -46,7 +47,7 @@ export const roomsApi = new Hono<AppEnv>()
       c.var.db.insert(memberships).values({ roomId: room.id, userId: user.id, role: "owner", joinedAt: room.createdAt }),
     ]);
     await tellRoom(c.env, room.id);
-    const entry: RoomSummary = { ...room, role: "owner", memberCount: 1, unread: 0, kind: "room", lastActivityAt: room.createdAt, preview: null };
+    const entry: RoomSummary = { ...room, role: "owner", memberCount: 1, unread: 0, mentions: 0, muted: false, kind: "room", lastActivityAt: room.createdAt, preview: null };
     return c.json({ room: entry }, 201);
   })
   .get("/:id", requireMembership(), async (c) => {
@@ -59,7 +60,28 @@ export const roomsApi = new Hono<AppEnv>()
     // The room's head first: files listed after it are at least as new, so nothing falls between.
     const timeline = await c.env.ROOM.getByName(room.id).snapshot(c.var.auth.user.id, 50);
     const [members, filePage] = await Promise.all([listMembers(c.var.db, room.id), listFiles(c.var.db, room.id, { limit: 50 })]);
-    return c.json({ room, role, members, ...timeline, files: filePage.files } satisfies RoomSnapshot);
+    return c.json({ room, role, members, ...timeline, files: filePage.files, muted: c.var.membership.muted } satisfies RoomSnapshot);
+  })
+  // My own settings for the room: muted (still counted; clients give it no notification or highlight, mentions excepted).
+  // My other tabs hear it (`room_muted`); setting what is already set changes nothing and costs no rate.
+  .patch("/:id/me", requireMembership(), ...jsonBody(RoomSettingsBody), async (c) => {
+    const { muted } = c.req.valid("json");
+    const { id: userId } = c.var.auth.user;
+    const roomId = c.var.membership.room.id;
+    if (muted !== c.var.membership.muted) {
+      await requireWindow(c.var.db, `mute:${userId}`, accountRates(c.env).mute, "mute changes");
+      await c.var.db
+        .update(memberships)
+        .set({ muted })
+        .where(and(eq(memberships.roomId, roomId), eq(memberships.userId, userId)));
+      try {
+        await hubFor(c.env, userId).notify(userId, { type: "room_muted", roomId, muted });
+      } catch (err) {
+        // The flag is stored; other tabs see it at their next rooms-list load.
+        console.error(`room ${roomId}: telling ${userId}'s tabs about muting failed`, err);
+      }
+    }
+    return c.json({ muted });
   })
   .patch("/:id", requireMembership(), groupRoomOnly(NO_RENAME), requireOwner("rename it"), ...jsonBody(RenameRoomBody), async (c) => {
     const roomId = c.var.membership.room.id;

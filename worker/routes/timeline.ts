@@ -68,10 +68,14 @@ export const timeline = new Hono<AppEnv>()
     if (res.status === 403) throw apiError(403, "forbidden", "You are not a member of this room");
     return res;
   })
+  // Top-level messages before `before`; with `thread=<messageId>`, that thread's replies after `after`, oldest first.
   .get("/:id/messages", requireMembership(), query(HistoryQuery), async (c) => {
-    const { before, limit } = c.req.valid("query");
-    const page = await c.env.ROOM.getByName(c.var.membership.room.id).history(before, limit);
-    return c.json(page satisfies HistoryPage);
+    const { before, limit, thread, after } = c.req.valid("query");
+    const room = c.env.ROOM.getByName(c.var.membership.room.id);
+    if (thread === undefined) return c.json((await room.history(before, limit)) satisfies HistoryPage);
+    const res = await room.thread(thread, after ?? 0, limit);
+    if (!res.ok) fail(res);
+    return c.json({ parent: res.parent, messages: res.messages, hasMore: res.hasMore } satisfies HistoryPage);
   })
   .get("/:id/events", requireMembership(), query(EventsQuery), async (c) => {
     const res = await c.env.ROOM.getByName(c.var.membership.room.id).eventsAfter(c.req.valid("query").after);
@@ -81,8 +85,8 @@ export const timeline = new Hono<AppEnv>()
     return c.json({ events: res.events, seq: res.seq } satisfies EventsPage);
   })
   .post("/:id/messages", requireMembership(), ...jsonBody(SendMessageBody), async (c) => {
-    const { clientId, text } = c.req.valid("json");
-    const res = await c.env.ROOM.getByName(c.var.membership.room.id).sendMessage(c.var.auth.user, clientId, text);
+    const { clientId, text, threadOf } = c.req.valid("json");
+    const res = await c.env.ROOM.getByName(c.var.membership.room.id).sendMessage(c.var.auth.user, clientId, text, threadOf);
     if (!res.ok) fail(res);
     return c.json({ message: res.message, seq: res.seq, duplicate: res.duplicate } satisfies SendResult, res.duplicate ? 200 : 201);
   })
