@@ -115,7 +115,7 @@ export class BadgeSync {
     if (frame.full) {
       this.#fullFrames++;
       // The server's numbers replace ours; the badge is current, so the socket counts as up.
-      this.#session.setUnread({ total: frame.total, rooms: frame.rooms });
+      this.#session.setUnread({ total: frame.total, rooms: frame.rooms, mentions: frame.mentions });
       this.#transport.up();
       // Rooms-list frames sent while this tab was away are lost: catch up once (a loaded list only).
       if (frame.trigger === "connect" && this.#connectedBefore && this.#rooms.status === "ready") void this.#rooms.load();
@@ -126,6 +126,6 @@ export class BadgeSync {
       for (const [roomId, n] of Object.entries(frame.rooms)) this.#onactivity?.(roomId, n - this.#session.unreadFor(roomId));
     }
     // Merge the rooms that changed; the frame's total is the server's (it covers every room).
-    this.#session.mergeUnread({ total: frame.total, rooms: frame.rooms });
+    this.#session.mergeUnread({ total: frame.total, rooms: frame.rooms, mentions: frame.mentions });
   }
 }

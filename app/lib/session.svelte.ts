@@ -62,8 +62,22 @@ export class Session {
     return this.#unread.rooms[roomId] ?? (this.#complete ? 0 : fallback);
   }
 
+  /** My mention counts (per room and in total), beside the unread ones. */
+  #mentions = $state.raw<{ total: number; rooms: Record<string, number> }>({ total: 0, rooms: {} });
+
+  /** Mentions of me not yet read in one room. */
+  mentionsFor(roomId: string, fallback = 0): number {
+    return this.#mentions.rooms[roomId] ?? (this.#complete ? 0 : fallback);
+  }
+
+  /** Mentions of me not yet read, in all rooms. */
+  get mentionTotal(): number {
+    return this.#mentions.total;
+  }
+
   /** Replace all unread counts with the server's complete ones (`GET /api/me/unread`, or the badge socket on connect). */
   setUnread(counts: UnreadCounts): void {
+    this.#mentions = { total: Math.max(0, counts.mentions?.total ?? 0), rooms: { ...counts.mentions?.rooms } };
     this.#unread = { total: Math.max(0, counts.total), rooms: { ...counts.rooms } };
     this.#complete = true;
     this.#gone.clear();
@@ -74,6 +88,11 @@ export class Session {
    * Counts for rooms I have left or been removed from are dropped.
    */
   mergeUnread(counts: UnreadCounts): void {
+    if (counts.mentions) {
+      const m = { ...this.#mentions.rooms };
+      for (const [roomId, n] of Object.entries(counts.mentions.rooms)) if (!this.#gone.has(roomId)) m[roomId] = n;
+      this.#mentions = { total: Math.max(0, counts.mentions.total), rooms: m };
+    }
     const rooms = { ...this.#unread.rooms };
     for (const [roomId, n] of Object.entries(counts.rooms)) if (!this.#gone.has(roomId)) rooms[roomId] = n;
     this.#unread = { total: Math.max(0, counts.total), rooms };
