@@ -15,6 +15,7 @@ import { type Names, nameIndex } from "./display-names.ts";
 import { ApiError, errorMessage } from "./http.ts";
 import { ReadState } from "./read-state.svelte.ts";
 import { applyReaction } from "./reactions.ts";
+import { ThreadState } from "./thread.svelte.ts";
 import { ReadTracker, type UnreadItems } from "./read-tracker.svelte.ts";
 import { RoomFiles } from "./room-files.svelte.ts";
 import { UnreadDivider } from "./unread-divider.svelte.ts";
@@ -145,6 +146,7 @@ export class RoomState {
     this.#members = [];
     this.#deleted = [];
     this.#messages = [];
+    this.thread = null;
     this.#hasMore = false;
     this.#loadingOlder = false;
     this.#olderError = null;
@@ -267,10 +269,15 @@ export class RoomState {
   applyEvent(event: RoomEvent): ApplyResult {
     if (event.seq <= this.#seq) return "stale";
     if (event.seq !== this.#seq + 1) return "gap";
+    this.thread?.apply(event);
     switch (event.type) {
       case "message":
-        if (!this.message(event.message.id)) this.#messages = [...this.#messages, event.message];
+        // A thread reply belongs to its thread (above), not to the main timeline.
+        if (!event.message.threadOf && !this.message(event.message.id)) this.#messages = [...this.#messages, event.message];
         this.reads.advance(event.message.userId, event.message.username, event.message.seq);
+        break;
+      case "thread_updated":
+        this.#replace(event.messageId, (m) => ({ ...m, replyCount: event.replyCount, lastReplyAt: event.lastReplyAt }));
         break;
       case "message_edited":
         // An edit carries no reactions: keep the ones we have.
@@ -354,6 +361,22 @@ export class RoomState {
 
   #dropMember(userId: string): void {
     this.#members = this.#members.filter((m) => m.id !== userId);
+  }
+
+  /** The thread open beside the room (one at a time), kept live by the room's events. */
+  thread = $state.raw<ThreadState | null>(null);
+
+  /** Open a message's thread (loading it); another one open closes. */
+  openThread(messageId: string): ThreadState {
+    if (this.thread?.parentId === messageId) return this.thread;
+    const t = new ThreadState(this.id, messageId);
+    this.thread = t;
+    void t.load();
+    return t;
+  }
+
+  closeThread(): void {
+    this.thread = null;
   }
 
   /**

@@ -1,0 +1,122 @@
+/**
+ * One open thread (issue #15): its top-level message and replies, loaded
+ * with `GET …/messages?thread=<id>` and kept live by the room's events
+ * (RoomState hands the thread's `message`, edit, delete, reaction and
+ * `thread_updated` events here). A reply is sent over HTTP with `threadOf`
+ * and a client id, so a retry is never a second reply; it shows as pending
+ * until the server has it.
+ */
+import { type Message, type RoomEvent, SendResult } from "#protocol";
+import { HistoryPage } from "#protocol";
+import { errorMessage, request } from "./http.ts";
+import { applyReaction } from "./reactions.ts";
+
+const enc = encodeURIComponent;
+const PAGE = 100;
+
+export interface PendingReply {
+  clientId: string;
+  text: string;
+  error: string | null;
+}
+
+export class ThreadState {
+  parent = $state.raw<Message | null>(null);
+  replies = $state.raw<Message[]>([]);
+  pending = $state.raw<PendingReply[]>([]);
+  status = $state<"loading" | "ready" | "error">("loading");
+  error = $state<string | null>(null);
+
+  constructor(
+    readonly roomId: string,
+    readonly parentId: string,
+    private readonly fetchPage = (after: number) =>
+      request("GET", `/api/rooms/${enc(roomId)}/messages?thread=${enc(parentId)}&after=${after}&limit=${PAGE}`, HistoryPage),
+    private readonly post = (clientId: string, text: string) =>
+      request("POST", `/api/rooms/${enc(roomId)}/messages`, SendResult, { clientId, text, threadOf: parentId }),
+  ) {}
+
+  /** Load the whole thread (page by page, oldest first). */
+  async load(): Promise<void> {
+    this.status = "loading";
+    this.error = null;
+    try {
+      let after = 0;
+      const all: Message[] = [];
+      for (;;) {
+        const page = await this.fetchPage(after);
+        if (page.parent) this.parent = page.parent;
+        all.push(...page.messages);
+        if (!page.hasMore || !page.messages.length) break;
+        after = page.messages.at(-1)!.seq;
+      }
+      // Events that arrived while loading are already in `replies`: keep them, without repeats.
+      const byId = Object.fromEntries([...all, ...this.replies].map((m) => [m.id, m]));
+      this.replies = Object.values(byId).sort((a, b) => a.seq - b.seq);
+      this.status = "ready";
+    } catch (err) {
+      this.error = errorMessage(err);
+      this.status = "error";
+    }
+  }
+
+  /** A room event; only what concerns this thread changes anything. */
+  apply(event: RoomEvent): void {
+    switch (event.type) {
+      case "message":
+        if (event.message.threadOf === this.parentId) this.#add(event.message);
+        break;
+      case "message_edited":
+        this.#change(event.message.id, (m) => ({ ...event.message, reactions: event.message.reactions ?? m.reactions }));
+        break;
+      case "message_deleted":
+        this.#change(event.messageId, (m) => ({ ...m, text: null, deletedAt: m.deletedAt ?? event.ts, reactions: [] }));
+        break;
+      case "reaction_added":
+      case "reaction_removed":
+        this.#change(event.messageId, (m) => ({ ...m, reactions: applyReaction(m.reactions, event) }));
+        break;
+      case "thread_updated":
+        if (event.messageId === this.parentId && this.parent) {
+          this.parent = { ...this.parent, replyCount: event.replyCount, lastReplyAt: event.lastReplyAt };
+        }
+        break;
+    }
+  }
+
+  /** Send a reply; shown as pending until stored, kept with its error (and Retry) when refused. */
+  async send(text: string, clientId: string = crypto.randomUUID()): Promise<void> {
+    if (!this.pending.some((p) => p.clientId === clientId)) this.pending = [...this.pending, { clientId, text, error: null }];
+    else this.pending = this.pending.map((p) => (p.clientId === clientId ? { ...p, error: null } : p));
+    try {
+      const res = await this.post(clientId, text);
+      this.#add(res.message);
+    } catch (err) {
+      this.pending = this.pending.map((p) => (p.clientId === clientId ? { ...p, error: errorMessage(err) } : p));
+    }
+  }
+
+  retry(clientId: string): void {
+    const p = this.pending.find((x) => x.clientId === clientId);
+    if (p) void this.send(p.text, clientId);
+  }
+
+  discard(clientId: string): void {
+    this.pending = this.pending.filter((p) => p.clientId !== clientId);
+  }
+
+  #add(m: Message): void {
+    this.pending = this.pending.filter((p) => p.clientId !== m.clientId);
+    if (this.replies.some((r) => r.id === m.id)) return;
+    this.replies = [...this.replies, m].sort((a, b) => a.seq - b.seq);
+  }
+
+  #change(id: string, fn: (m: Message) => Message): void {
+    if (this.parent?.id === id) this.parent = fn(this.parent);
+    const i = this.replies.findIndex((m) => m.id === id);
+    if (i < 0) return;
+    const next = [...this.replies];
+    next[i] = fn(next[i]!);
+    this.replies = next;
+  }
+}
