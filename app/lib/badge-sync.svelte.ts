@@ -30,14 +30,14 @@ export interface BadgeSyncOptions extends TransportSeams {
   /** The rooms list to keep in step. */
   rooms: Rooms;
   /** Called when new items arrived in a room (`added` of them), e.g. for a desktop notification. */
-  onactivity?: (roomId: string, added: number) => void;
+  onactivity?: (roomId: string, added: number, mentioned: boolean) => void;
 }
 
 /** The tab's badge socket. See the module comment. */
 export class BadgeSync {
   readonly #session: Session;
   readonly #rooms: Rooms;
-  readonly #onactivity: ((roomId: string, added: number) => void) | undefined;
+  readonly #onactivity: ((roomId: string, added: number, mentioned: boolean) => void) | undefined;
   readonly #transport: Transport<HubFrame>;
   /** Whether a socket of this tab has delivered full counts before (then a new one is a reconnect). */
   #connectedBefore = false;
@@ -89,6 +89,8 @@ export class BadgeSync {
       }
       case "room_activity":
         return this.#rooms.activity(frame.roomId, frame.lastActivityAt, frame.preview);
+      case "room_muted":
+        return this.#rooms.patch(frame.roomId, { muted: frame.muted });
     }
   }
 
@@ -123,7 +125,10 @@ export class BadgeSync {
       return;
     }
     if (frame.trigger === "new_message" || frame.trigger === "file_upload") {
-      for (const [roomId, n] of Object.entries(frame.rooms)) this.#onactivity?.(roomId, n - this.#session.unreadFor(roomId));
+      for (const [roomId, n] of Object.entries(frame.rooms)) {
+        const mentioned = (frame.mentions?.rooms[roomId] ?? 0) - this.#session.mentionsFor(roomId);
+        this.#onactivity?.(roomId, n - this.#session.unreadFor(roomId), mentioned > 0);
+      }
     }
     // Merge the rooms that changed; the frame's total is the server's (it covers every room).
     this.#session.mergeUnread({ total: frame.total, rooms: frame.rooms, mentions: frame.mentions });

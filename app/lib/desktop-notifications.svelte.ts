@@ -22,15 +22,18 @@ export class DesktopNotifications {
   }
 
   /**
-   * A room's count went up by `added`: notify unless that room is open in a
-   * visible tab.
+   * A room's count went up by `added` (`mentioned`: and I was mentioned):
+   * notify unless that room is open in a visible tab. A muted room gives no
+   * notification — except for a mention of me.
    */
-  roomActivity(roomId: string, added: number): void {
+  roomActivity(roomId: string, added: number, mentioned = false): void {
     if (this.#permission !== "granted" || added <= 0) return;
     const viewing = document.visibilityState === "visible" && location.pathname === `/rooms/${roomId}`;
     if (viewing) return;
-    const name = rooms.list.find((r) => r.id === roomId)?.name;
-    const what = added === 1 ? "1 new message" : `${added} new messages`;
+    const room = rooms.list.find((r) => r.id === roomId);
+    if (room?.muted && !mentioned) return;
+    const name = room?.name;
+    const what = mentioned ? "You were mentioned" : added === 1 ? "1 new message" : `${added} new messages`;
     try {
       const n = new Notification(name ? `#${name}` : "Parley", { body: `${what} in ${name ? `#${name}` : "a room"}`, tag: `parley-${roomId}` });
       n.onclick = () => {
