@@ -178,3 +178,84 @@ test("reactions: a chip appears live for the other member with its count and who
     await bob.context.close();
   }
 });
+
+test("mentions: @ offers members, the mention is a pill with the name, and the mentioned member's list shows a highlighted count", async () => {
+  const alice = await person(browser, "men");
+  const bob = await person(browser, "menb");
+  try {
+    await signUp(alice);
+    await signUp(bob);
+    const roomId = await roomOf(alice, "Mentions", [bob]);
+    await bob.page.goto("/rooms");
+    const link = bob.page.locator(`[data-testid="room-link"][data-room-id="${roomId}"]`);
+    await link.waitFor();
+    assert.equal(await link.getByTestId("room-mentions").count(), 0);
+
+    await alice.page.goto(`/rooms/${roomId}`);
+    const composer = alice.page.getByTestId("composer");
+    await composer.click();
+    await composer.pressSequentially(`hey @${bob.name.slice(0, 4)}`);
+    const option = alice.page.locator(`[data-testid="mention-option"][data-user-id]`).filter({ hasText: bob.name });
+    await option.waitFor({ timeout: LIVE });
+    await composer.press("Enter"); // picks the option
+    assert.equal(await composer.inputValue(), `hey @${bob.name} `);
+    await composer.pressSequentially("look");
+    await composer.press("Enter");
+    const pill = alice.page.locator('[data-testid="message-body"] .mention').filter({ hasText: `@${bob.name}` });
+    await pill.waitFor({ timeout: LIVE });
+
+    await bob.page.waitForFunction((id) => document.querySelector(`[data-room-id="${id}"] [data-testid="room-mentions"]`)?.getAttribute("data-count") === "1", roomId, {
+      timeout: LIVE,
+    });
+    await screenshot(bob.page, "83-mentions-sidebar");
+    await link.click();
+    await bob.page.locator('[data-testid="message"][data-mentions-me="true"]').waitFor({ timeout: LIVE });
+    // Reading it clears the mention count too.
+    await link.getByTestId("room-mentions").waitFor({ state: "detached", timeout: LIVE });
+  } finally {
+    await alice.context.close();
+    await bob.context.close();
+  }
+});
+
+test("threads: a reply goes to the thread panel, not the timeline, and the parent's reply count moves live for everyone", async () => {
+  const alice = await person(browser, "thr");
+  const bob = await person(browser, "thrb");
+  try {
+    await signUp(alice);
+    await signUp(bob);
+    const roomId = await roomOf(alice, "Threads", [bob]);
+    const { message } = (await say(alice, roomId, "what do we ship friday?")) as { message: { id: string } };
+    await alice.page.goto(`/rooms/${roomId}`);
+    await bob.page.goto(`/rooms/${roomId}`);
+    const parentRow = (p: Person) => p.page.locator(`[data-testid="message"][data-message-id="${message.id}"]`);
+    await parentRow(alice).waitFor();
+    // "Reply in thread" is in the message's toolbar (shown on hover or focus).
+    await parentRow(bob).hover();
+    await parentRow(bob).getByTestId("thread-open").click();
+    const panel = bob.page.getByTestId("thread-panel");
+    await panel.waitFor();
+    await panel.getByTestId("thread-parent").filter({ hasText: "what do we ship friday?" }).waitFor();
+    await panel.getByTestId("composer").fill("the search feature");
+    await panel.getByTestId("send").click();
+    await panel.getByTestId("thread-reply").filter({ hasText: "the search feature" }).waitFor({ timeout: LIVE });
+    await screenshot(bob.page, "84-thread-panel");
+
+    // Alice: the count on the parent, live; the reply is not in her timeline.
+    await alice.page.locator(`[data-message-id="${message.id}"] [data-testid="thread-open"][data-replies="1"]`).waitFor({ timeout: LIVE });
+    assert.equal(await alice.page.getByTestId("message-list").getByText("the search feature").count(), 0);
+    await parentRow(alice).getByTestId("thread-open").click();
+    const hers = alice.page.getByTestId("thread-panel");
+    await hers.getByTestId("thread-reply").filter({ hasText: "the search feature" }).waitFor({ timeout: LIVE });
+    // Her reply reaches Bob's open panel live; Escape closes hers.
+    await hers.getByTestId("composer").fill("agreed");
+    await hers.getByTestId("composer").press("Enter");
+    await panel.getByTestId("thread-reply").filter({ hasText: "agreed" }).waitFor({ timeout: LIVE });
+    await bob.page.locator(`[data-message-id="${message.id}"] [data-testid="thread-open"][data-replies="2"]`).waitFor({ timeout: LIVE });
+    await hers.getByTestId("composer").press("Escape");
+    await hers.waitFor({ state: "detached" });
+  } finally {
+    await alice.context.close();
+    await bob.context.close();
+  }
+});
