@@ -77,7 +77,7 @@ export function accountRates(env: Env): AccountRates {
     addMember: parseRate("RATE_ADD_MEMBER", env.RATE_ADD_MEMBER, { count: 120, seconds: 3600 }),
     profile: parseRate("RATE_PROFILE", env.RATE_PROFILE, { count: 20, seconds: 3600 }),
     // Optional in [vars] (not in wrangler.toml by default).
-    mute: parseRate("RATE_MUTE", (env as Partial<Record<"RATE_MUTE", string>>).RATE_MUTE, { count: 120, seconds: 3600 }),
+    mute: parseRate("RATE_MUTE", env.RATE_MUTE, { count: 120, seconds: 3600 }),
     uploadCount: parseRate("RATE_UPLOAD_COUNT", env.RATE_UPLOAD_COUNT, { count: 100, seconds: 3600 }),
     uploadBytes: parseRate("RATE_UPLOAD_BYTES", env.RATE_UPLOAD_BYTES, { count: 2 * 1024 ** 3, seconds: 3600 }),
   };
