@@ -155,6 +155,8 @@ test("reactions: a chip appears live for the other member with its count and who
     await row(bob).waitFor();
     await row(alice).waitFor();
 
+    // No reactions yet: "Add reaction" is in the message's toolbar (shown on hover or focus).
+    await row(bob).hover();
     await row(bob).getByTestId("react-button").click();
     await row(bob).locator('[data-testid="quick-reaction"][data-emoji="🎉"]').click();
     const chip = (p: Person) => row(p).locator('[data-testid="reaction"][data-emoji="🎉"]');
