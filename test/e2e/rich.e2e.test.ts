@@ -261,3 +261,28 @@ test("threads: a reply goes to the thread panel, not the timeline, and the paren
     await bob.context.close();
   }
 });
+
+test("mute: the room header's toggle is kept by the server and reaches my other tab live", async () => {
+  const alice = await person(browser, "mute");
+  try {
+    await signUp(alice);
+    const roomId = await roomOf(alice, "Noisy");
+    const other = await alice.context.newPage();
+    await other.goto("/rooms");
+    const link = other.locator(`[data-testid="room-link"][data-room-id="${roomId}"]`);
+    await link.waitFor();
+    assert.equal(await link.getAttribute("data-muted"), null);
+
+    await alice.page.goto(`/rooms/${roomId}`);
+    const mute = alice.page.getByTestId("room-mute");
+    await mute.click();
+    await alice.page.locator('[data-testid="room-mute"][aria-pressed="true"]').waitFor({ timeout: LIVE });
+    await other.locator(`[data-testid="room-link"][data-room-id="${roomId}"][data-muted="true"]`).waitFor({ timeout: LIVE });
+    await alice.page.reload();
+    await alice.page.locator('[data-testid="room-mute"][aria-pressed="true"]').waitFor({ timeout: LIVE });
+    await alice.page.getByTestId("room-mute").click();
+    await other.locator(`[data-testid="room-link"][data-room-id="${roomId}"]:not([data-muted])`).waitFor({ timeout: LIVE });
+  } finally {
+    await alice.context.close();
+  }
+});
