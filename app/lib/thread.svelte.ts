@@ -96,9 +96,9 @@ export class ThreadState {
     }
   }
 
-  retry(clientId: string): void {
+  retry(clientId: string): Promise<void> {
     const p = this.pending.find((x) => x.clientId === clientId);
-    if (p) void this.send(p.text, clientId);
+    return p ? this.send(p.text, clientId) : Promise.resolve();
   }
 
   discard(clientId: string): void {
