@@ -13,7 +13,9 @@ export class BadgeTab {
   /** How the server closed it, once it has. */
   closed: { code: number; reason: string } | undefined;
   private constructor(readonly ws: WebSocket) {
-    ws.addEventListener("close", (e) => (this.closed = { code: e.code, reason: e.reason }));
+    ws.addEventListener("close", (e) => {
+      this.closed = { code: e.code, reason: e.reason };
+    });
     ws.addEventListener("message", (e) => {
       const parsed = JSON.parse(e.data as string);
       this.raw.push(parsed);
