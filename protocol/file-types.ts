@@ -97,3 +97,9 @@ export function fileCategory(type: string): FileCategory {
   if (isTextType(t) || DOCUMENT_MEDIA_TYPES.includes(t) || DOCUMENT_MEDIA_PREFIXES.some((p) => t.startsWith(p))) return "document";
   return "other";
 }
+
+/** Image types a browser may show from our origin (never SVG: it can carry script); the lightbox shows these. */
+export const VIEWABLE_IMAGE_TYPES: readonly string[] = ["image/png", "image/jpeg", "image/gif", "image/webp", "image/avif"];
+
+/** Whether the full-size image can be shown in the page (its download is served inline). */
+export const isViewableImage = (type: string): boolean => VIEWABLE_IMAGE_TYPES.includes(base(type));
