@@ -4,7 +4,7 @@ import { utf8Boundary } from "../../worker/files/preview";
 import { fileCategory, type FileInfo, type FilesPage, PREVIEW_MAX_BYTES } from "#protocol";
 import { call, createRoom, errorOf, ORIGIN, register, roomWithTwo, type TestUser } from "./helpers";
 
-function upload(roomId: string, user: TestUser, bytes: BlobPart, name: string, type: string, description?: string): Promise<FileInfo> {
+function upload(roomId: string, user: TestUser, bytes: string | Uint8Array, name: string, type: string, description?: string): Promise<FileInfo> {
   const fd = new FormData();
   if (description !== undefined) fd.append("description", description);
   fd.append("file", new Blob([bytes], { type }), name);
