@@ -8,3 +8,4 @@ export * from "./common.ts";
 export * from "./model.ts";
 export * from "./frames.ts";
 export * from "./mentions.ts";
+export * from "./file-types.ts";

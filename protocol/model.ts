@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { LIMITS, normalize } from "./common.ts";
+import { FILE_CATEGORIES } from "./file-types.ts";
 
 // ---------------------------------------------------------------- accounts
 
@@ -293,9 +294,12 @@ export const FileDescription = z
   .refine((s) => !s.includes("\u0000"), "Description must not contain NUL characters")
   .refine((s) => s.isWellFormed(), "Description must be valid Unicode");
 
-/** `GET /api/rooms/:id/files?q=&before=&limit=`: newest first. */
+/** `GET /api/rooms/:id/files?q=&type=&before=&limit=`: newest first. */
 export const FilesQuery = z.object({
+  /** Part of a file's name, description or uploader's username (case-insensitive). */
   q: z.string().max(LIMITS.fileSearchMax).optional(),
+  /** Only files of this category (see `fileCategory`). */
+  type: z.enum(FILE_CATEGORIES).optional(),
   /** Page: files uploaded before this `uploaded_at`/id cursor (`<ms>:<id>`). */
   before: z.string().max(100).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),

@@ -3,8 +3,8 @@
  * fetch wrapper in http.ts) and upload (multipart through XMLHttpRequest,
  * because fetch reports no upload progress).
  */
-import { ErrorBody, FilesPage, UploadReply } from "#protocol";
-import { request, type RequestOptions } from "./http.ts";
+import { ErrorBody, type FileCategory, FilesPage, UploadReply } from "#protocol";
+import { ApiError, notifyUnauthorized, request, type RequestOptions } from "./http.ts";
 
 const enc = encodeURIComponent;
 
@@ -12,8 +12,10 @@ const enc = encodeURIComponent;
 
 /** Query for {@link listFiles}. */
 export interface FilesQueryInput {
-  /** Part of a file name to search for. */
+  /** Part of a file's name, description or uploader's username to search for. */
   q?: string;
+  /** Only files of this category. */
+  type?: FileCategory | null;
   /** The `next` cursor of the previous page. */
   before?: string | null;
   /** Page size, 1–100 (the server's default is 50). */
@@ -26,6 +28,36 @@ export const fileUrl = (fileId: string): string => `/api/files/${enc(fileId)}`;
 /** The URL of a file's thumbnail (only when it `has_thumbnail`). */
 export const thumbnailUrl = (fileId: string): string => `/api/files/${enc(fileId)}/thumbnail`;
 
+/** The URL of a text file's preview (its first 64 KiB as plain text). */
+export const previewUrl = (fileId: string): string => `/api/files/${enc(fileId)}/preview`;
+
+/** A text file's preview: its first 64 KiB, and whether the file goes on after them. */
+export interface FilePreviewText {
+  text: string;
+  truncated: boolean;
+}
+
+/**
+ * Fetch a text file's preview (only text and code files have one: 415 otherwise).
+ * @throws {ApiError}
+ */
+export async function fetchPreview(fileId: string, options: RequestOptions = {}): Promise<FilePreviewText> {
+  let res: Response;
+  try {
+    res = await fetch(previewUrl(fileId), { credentials: "same-origin", signal: options.signal });
+  } catch (err) {
+    if (err instanceof DOMException && err.name === "AbortError") throw err;
+    throw new ApiError(0, "network", "Could not reach Parley. Check your connection and try again.");
+  }
+  if (!res.ok) {
+    const parsed = ErrorBody.safeParse(await res.json().catch(() => null));
+    if (res.status === 401) notifyUnauthorized();
+    if (parsed.success) throw new ApiError(res.status, parsed.data.error.code, parsed.data.error.message);
+    throw new ApiError(res.status, "bad_request", `The preview failed (HTTP ${res.status}).`);
+  }
+  return { text: await res.text(), truncated: res.headers.get("X-Parley-Truncated") === "true" };
+}
+
 /**
  * One page of a room's files, newest first; `next` is the cursor for the page after.
  * @throws {ApiError}
@@ -33,6 +65,7 @@ export const thumbnailUrl = (fileId: string): string => `/api/files/${enc(fileId
 export function listFiles(roomId: string, query: FilesQueryInput = {}, options?: RequestOptions): Promise<FilesPage> {
   const params = new URLSearchParams();
   if (query.q) params.set("q", query.q);
+  if (query.type) params.set("type", query.type);
   if (query.before) params.set("before", query.before);
   if (query.limit) params.set("limit", String(query.limit));
   const qs = params.toString();

@@ -5,13 +5,14 @@
  * then kept current by `file_uploaded` / `file_deleted` events and my own
  * uploads' replies, with older pages fetched on demand (`next`).
  *
- * A name search (on the server) shows its results instead, in the panel only,
- * while the room's list stays as it is. A file that arrives live (not with a
+ * A search (on the server: name, description or uploader) and a type filter
+ * show their results instead, in the panel only, while the room's list stays
+ * as it is. A file that arrives live (not with a
  * snapshot or a page) is NEW for {@link NEW_FOR_MS}: {@link RoomFiles.isNew}
  * says so until then, and the mark goes away by itself.
  */
 import { SvelteMap } from "svelte/reactivity";
-import type { FileInfo } from "#protocol";
+import { type FileCategory, fileCategory, type FileInfo } from "#protocol";
 import { deleteFile, listFiles } from "./files-api.ts";
 import { errorMessage } from "./http.ts";
 
@@ -29,8 +30,12 @@ export const newestFirst = (a: FileInfo, b: FileInfo): number =>
 /** The server's paging cursor after `file` (`<uploaded_at>:<file_id>`). */
 const cursorAfter = (file: FileInfo): string => `${file.uploaded_at}:${file.file_id}`;
 
-/** Whether `name` matches a search the way the server's (case-insensitive) LIKE does. */
-const matches = (name: string, q: string): boolean => q === "" || name.toLowerCase().includes(q.toLowerCase());
+/** Whether `file` matches a search and filter the way the server's does (a case-insensitive LIKE over name, description, uploader). */
+export function matches(file: FileInfo, q: string, type: FileCategory | null): boolean {
+  if (type && fileCategory(file.file_type) !== type) return false;
+  const needle = q.toLowerCase();
+  return q === "" || [file.filename, file.description, file.uploaded_by].some((s) => s.toLowerCase().includes(needle));
+}
 
 /** Files newest first, and the cursor of the page after them (null: nothing older). */
 interface Listing {
@@ -51,6 +56,8 @@ export class RoomFiles {
   #query = $state("");
   /** What is typed in the search box (ahead of `query` while the debounce waits). */
   #input = $state("");
+  /** The type filter (null: every type). */
+  #type = $state<FileCategory | null>(null);
   #loading = $state(false);
   #loadingMore = $state(false);
   #error = $state<string | null>(null);
@@ -60,8 +67,11 @@ export class RoomFiles {
   /** Bumped by every wholesale change; replies for an older list are dropped. */
   #generation = 0;
 
+  /** Whether a search or a filter is on. */
+  readonly #narrowed: boolean = $derived(this.#query !== "" || this.#type !== null);
+
   /** What the panel shows: the search's answer while searching (once it came), else the room's files. */
-  readonly #shown: Listing = $derived(this.#query !== "" && this.#found ? this.#found : this.#all);
+  readonly #shown: Listing = $derived(this.#narrowed && this.#found ? this.#found : this.#all);
 
   /** Every file of the room loaded here, newest first, whatever the search (e.g. for the message list). */
   get all(): FileInfo[] {
@@ -79,6 +89,11 @@ export class RoomFiles {
   /** The search the list currently shows ("" when showing all files). */
   get query(): string {
     return this.#query;
+  }
+
+  /** The type filter (null: every type). */
+  get type(): FileCategory | null {
+    return this.#type;
   }
 
   /** The search box's text. */
@@ -115,6 +130,7 @@ export class RoomFiles {
     this.#found = null;
     this.#query = "";
     this.#input = "";
+    this.#type = null;
   }
 
   /**
@@ -128,7 +144,7 @@ export class RoomFiles {
     const last = sorted.at(-1);
     this.#all = { files: sorted, next: sorted.length >= FILES_PAGE && last ? cursorAfter(last) : null };
     for (const id of this.#fresh.keys()) if (!sorted.some((f) => f.file_id === id)) this.#unmark(id);
-    if (this.#query) void this.#search();
+    if (this.#narrowed) void this.#search();
   }
 
   /**
@@ -138,7 +154,7 @@ export class RoomFiles {
   applyUploaded(file: FileInfo, now: number = Date.now()): void {
     if (file.room_id !== this.#roomId && this.#roomId !== "") return;
     const all = insert(this.#all, file);
-    const found = this.#found && matches(file.filename, this.#query) ? insert(this.#found, file) : null;
+    const found = this.#found && matches(file, this.#query, this.#type) ? insert(this.#found, file) : null;
     if (all) this.#all = all;
     if (found) this.#found = found;
     if (all || found) this.#mark(file.file_id, now + NEW_FOR_MS);
@@ -151,7 +167,7 @@ export class RoomFiles {
     if (this.#found) this.#found = without(this.#found, fileId);
   }
 
-  /** Search file names (on the server), {@link SEARCH_DEBOUNCE_MS} after the last call; "" shows all files again. */
+  /** Search names, descriptions and uploaders (on the server), {@link SEARCH_DEBOUNCE_MS} after the last call; "" shows all files again. */
   search(q: string): void {
     this.#input = q;
     clearTimeout(this.#searchTimer);
@@ -160,10 +176,15 @@ export class RoomFiles {
       const next = q.trim();
       if (next === this.#query) return;
       this.#query = next;
-      if (next) return void this.#search();
-      this.#drop();
-      this.#found = null;
+      this.#refresh();
     }, SEARCH_DEBOUNCE_MS);
+  }
+
+  /** Show only files of one category (null: all), at once. */
+  filter(type: FileCategory | null): void {
+    if (type === this.#type) return;
+    this.#type = type;
+    this.#refresh();
   }
 
   /** Fetch the next (older) page of what the panel shows and add it at the end. */
@@ -173,10 +194,11 @@ export class RoomFiles {
     if (before === null || this.#loadingMore || this.#loading) return;
     const generation = this.#generation;
     const q = searching ? this.#query : "";
+    const type = searching ? this.#type : null;
     this.#loadingMore = true;
     this.#error = null;
     try {
-      const page = await listFiles(this.#roomId, { q, before, limit: FILES_PAGE });
+      const page = await listFiles(this.#roomId, { q, type, before, limit: FILES_PAGE });
       if (generation !== this.#generation) return;
       const list = searching ? this.#found : this.#all;
       if (!list) return;
@@ -216,14 +238,22 @@ export class RoomFiles {
     this.#fresh.clear();
   }
 
-  /** Run the search in `query`: its answer replaces the previous one. */
+  /** The search or filter changed: ask the server, or show all files again. */
+  #refresh(): void {
+    if (this.#narrowed) return void this.#search();
+    this.#drop();
+    this.#found = null;
+  }
+
+  /** Run the search in `query` and `type`: its answer replaces the previous one. */
   async #search(): Promise<void> {
     this.#drop();
     const generation = this.#generation;
     const q = this.#query;
+    const type = this.#type;
     this.#loading = true;
     try {
-      const page = await listFiles(this.#roomId, { q, limit: FILES_PAGE });
+      const page = await listFiles(this.#roomId, { q, type, limit: FILES_PAGE });
       if (generation === this.#generation) this.#found = { files: dedupe(page.files), next: page.next };
     } catch (err) {
       if (generation === this.#generation) this.#error = errorMessage(err);

@@ -115,7 +115,9 @@ describe("upload, list, download", () => {
     expect(p2.next).toBeNull();
     const q = await (await call(`/api/rooms/${roomId}/files?q=${encodeURIComponent("100%")}`, { cookie: bob.cookie })).json<FilesPage>();
     expect(q.files.map((f) => f.filename)).toEqual(["gamma 100%.txt"]);
-    const under = await (await call(`/api/rooms/${roomId}/files?q=_`, { cookie: bob.cookie })).json<FilesPage>();
+    // `_` is literal: as a LIKE wildcard "a_1" would match "gamma 100%.txt" too. (A bare `_` would match
+    // the uploader's username, which search also covers.)
+    const under = await (await call(`/api/rooms/${roomId}/files?q=a_1`, { cookie: bob.cookie })).json<FilesPage>();
     expect(under.files.map((f) => f.filename)).toEqual(["delta_1.txt"]);
   });
 

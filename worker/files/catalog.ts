@@ -3,10 +3,17 @@
  * is `pending` while its bytes stream into R2 and `ready` once they are
  * stored; only ready files are listed, served or announced.
  */
-import { and, desc, eq, lt, or, sql } from "drizzle-orm";
+import { and, type Column, desc, eq, inArray, lt, not, or, type SQL, sql } from "drizzle-orm";
 import { files, memberships, users } from "../db/schema";
 import { apiError } from "../lib/errors";
-import type { FileInfo, FilesPage } from "#protocol";
+import {
+  DOCUMENT_MEDIA_PREFIXES,
+  DOCUMENT_MEDIA_TYPES,
+  type FileCategory,
+  type FileInfo,
+  type FilesPage,
+  TEXT_MEDIA_TYPES,
+} from "#protocol";
 import type { DB } from "../types";
 
 /** The columns that make a FileInfo (with `thumbKey`, see toInfo). */
@@ -30,10 +37,40 @@ export const toInfo = ({ thumbKey, ...f }: FileRow): FileInfo => ({ ...f, has_th
 /** A ready file with where its bytes are, and the caller's role in its room. */
 export type StoredFile = FileRow & { r2Key: string; callerRole: "owner" | "member" };
 
-/** Ready files of a room, newest first, optionally filtered by name; `next` is the cursor of the next page. */
-export async function listFiles(db: DB, roomId: string, opts: { q?: string; before?: string; limit: number }): Promise<FilesPage> {
+/** `text` for a LIKE pattern with ESCAPE '\\': its own `%`, `_` and `\\` match only themselves. */
+const escapeLike = (text: string): string => text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+const like = (column: Column, pattern: string): SQL => sql`${column} LIKE ${pattern} ESCAPE '\\'`;
+
+/**
+ * The SQL form of `fileCategory` in #protocol (stored types are lower-case,
+ * see cleanMediaType): the two must agree, as the SPA files live arrivals
+ * with the one and the server filters pages with the other.
+ */
+function categoryCondition(category: FileCategory): SQL {
+  const image = like(files.type, "image/%");
+  const document = or(
+    like(files.type, "text/%"),
+    inArray(files.type, [...TEXT_MEDIA_TYPES, ...DOCUMENT_MEDIA_TYPES]),
+    and(not(image), or(like(files.type, "%+json"), like(files.type, "%+xml"))),
+    ...DOCUMENT_MEDIA_PREFIXES.map((p) => like(files.type, `${escapeLike(p)}%`)),
+  )!;
+  if (category === "image") return image;
+  if (category === "document") return document;
+  return and(not(image), not(document))!;
+}
+
+/**
+ * Ready files of a room, newest first; `q` matches the name, the description
+ * or the uploader's username (case-insensitive for ASCII, as SQLite's LIKE),
+ * `type` keeps one category. `next` is the cursor of the next page.
+ */
+export async function listFiles(db: DB, roomId: string, opts: { q?: string; type?: FileCategory; before?: string; limit: number }): Promise<FilesPage> {
   const conds = [eq(files.roomId, roomId), eq(files.state, "ready")];
-  if (opts.q) conds.push(sql`${files.name} LIKE ${`%${opts.q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`} ESCAPE '\\'`);
+  if (opts.q) {
+    const pattern = `%${escapeLike(opts.q)}%`;
+    conds.push(or(like(files.name, pattern), like(files.description, pattern), like(users.username, pattern))!);
+  }
+  if (opts.type) conds.push(categoryCondition(opts.type));
   if (opts.before) {
     const [ts, id] = opts.before.split(":");
     const t = Number(ts);

@@ -5,7 +5,7 @@ import { THUMB_TYPES } from "./upload-limits";
 import { contentDisposition, INLINE_IMAGE_TYPES } from "./names";
 
 /** Headers that keep a user's file inert on our origin (HARDENING U1). */
-function downloadHeaders(name: string, type: string, inline: boolean): Headers {
+export function downloadHeaders(name: string, type: string, inline: boolean): Headers {
   return new Headers({
     "Content-Type": type,
     "Content-Disposition": contentDisposition(name, inline),

@@ -1,4 +1,5 @@
 /** File names and types from the uploader, made safe to store and to serve. */
+import { VIEWABLE_IMAGE_TYPES } from "#protocol";
 
 const MAX_NAME = 255;
 
@@ -29,8 +30,8 @@ export function cleanMediaType(raw: string | undefined): string {
   return /^[a-z0-9][\w.+-]{0,63}\/[a-z0-9][\w.+-]{0,63}$/.test(t) ? t : "application/octet-stream";
 }
 
-/** Image types a browser may show inline from our origin (never SVG: it can carry script). */
-export const INLINE_IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp", "image/avif"]);
+/** Image types a browser may show inline from our origin (never SVG: it can carry script); the SPA's lightbox shows the same. */
+export const INLINE_IMAGE_TYPES = new Set(VIEWABLE_IMAGE_TYPES);
 
 /** RFC 6266 Content-Disposition with an ASCII fallback and an RFC 5987 `filename*`. */
 export function contentDisposition(name: string, inline: boolean): string {

@@ -1,6 +1,7 @@
 /**
  * Files: `POST/GET /api/rooms/:id/files` (upload, list) and
- * `GET/DELETE /api/files/:id` (download, delete). The work is in worker/files/:
+ * `GET/DELETE /api/files/:id` (download, delete), `GET /api/files/:id/preview`
+ * (the start of a text file, preview.ts). The work is in worker/files/:
  * the catalog in D1 (catalog.ts), the upload into R2 and its announcement to
  * the room (upload.ts), serving the bytes (download.ts). A file is announced
  * only once its bytes and metadata are stored (docs/architecture.md#invariants).
@@ -8,6 +9,7 @@
 import { Hono } from "hono";
 import { deleteFile, listFiles, requireFileAccess } from "../files/catalog";
 import { fileResponse, thumbnailResponse } from "../files/download";
+import { previewResponse } from "../files/preview";
 import { receiveUpload } from "../files/upload";
 import { requireMembership } from "../middleware/membership";
 import { query } from "../middleware/validate";
@@ -33,6 +35,10 @@ export const fileApi = new Hono<AppEnv>()
   .get("/:fileId", async (c) => {
     const file = await requireFileAccess(c.var.db, c.req.param("fileId"), c.var.auth.user.id);
     return fileResponse(c.env.FILES, file, c.req.raw.headers);
+  })
+  .get("/:fileId/preview", async (c) => {
+    const file = await requireFileAccess(c.var.db, c.req.param("fileId"), c.var.auth.user.id);
+    return previewResponse(c.env.FILES, file);
   })
   .get("/:fileId/thumbnail", async (c) => {
     const file = await requireFileAccess(c.var.db, c.req.param("fileId"), c.var.auth.user.id);
