@@ -4,7 +4,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { db } from "../../worker/db";
 import { ANNOUNCE_AFTER_MS, PENDING_MAX_AGE_MS, sweepFiles } from "../../worker/files/sweep";
-import type { FileInfo, FilesPage, FileVersions, RoomEvent, RoomSnapshot, UnreadCounts } from "#protocol";
+import { DELETED_USER_NAME, type FileInfo, type FilesPage, type FileVersions, type RoomEvent, type RoomSnapshot, type UnreadCounts } from "#protocol";
 import { addMember, call, createRoom, errorOf, eventually, ORIGIN, register, roomHead, roomWithTwo, seedMembers, type TestUser } from "./helpers";
 import { costOf } from "./meters";
 import { TestSocket } from "./socket";
@@ -253,6 +253,24 @@ describe("versions: unread, replay, deletion, cost, sweep", () => {
     const s = await TestSocket.open(roomId, bob, after);
     const replayed = s.frames.filter((fr): fr is Extract<RoomEvent, { type: "file_version_added" }> => fr.type === "file_version_added");
     expect(replayed).toEqual([{ type: "file_version_added", seq: v2.seq, ts: expect.any(Number), file: v2 }]);
+    s.close();
+  });
+
+  it("a deleted account's name leaves its versions: lists, version lists and replayed file_version_added say “deleted user”", async () => {
+    const { roomId, alice, bob } = await roomWithTwo();
+    const f = await stored(await upload(roomId, bob, "v1"));
+    const after = await roomHead(roomId);
+    await stored(await addVersion(f.file_id, bob, "v2"));
+    const gone = await call("/api/me", { method: "DELETE", cookie: bob.cookie, json: { password: bob.password }, headers: { "CF-Connecting-IP": "198.18.7.7" } });
+    expect(gone.status).toBe(204);
+    const { versions: all } = await versions(f.file_id, alice);
+    expect(all.map((v) => [v.uploaded_by, v.version_uploaded_by])).toEqual([
+      [DELETED_USER_NAME, DELETED_USER_NAME],
+      [DELETED_USER_NAME, DELETED_USER_NAME],
+    ]);
+    const s = await TestSocket.open(roomId, alice, after);
+    const replayed = s.frames.find((fr): fr is Extract<RoomEvent, { type: "file_version_added" }> => fr.type === "file_version_added");
+    expect(replayed?.file).toMatchObject({ uploaded_by: DELETED_USER_NAME, version_uploaded_by: DELETED_USER_NAME, version_uploader_id: bob.id });
     s.close();
   });
 

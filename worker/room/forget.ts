@@ -35,7 +35,7 @@ export function anonymise(sql: Sql, userId: string, name = DELETED_USER_NAME): v
   );
   sql.exec(
     `UPDATE events SET data = json_set(data, '$.file.version_uploaded_by', ?1)
-     WHERE type = 'file_version_added' AND json_extract(data, '$.file.version_uploader_id') = ?2`,
+     WHERE type IN ('file_uploaded', 'file_version_added') AND json_extract(data, '$.file.version_uploader_id') = ?2`,
     name,
     userId,
   );
