@@ -93,6 +93,8 @@ export const RoomEvent = z.discriminatedUnion("type", [
   z.object({ type: z.literal("message_edited"), seq: z.number().int(), ts: z.number(), message: Message }),
   z.object({ type: z.literal("message_deleted"), seq: z.number().int(), ts: z.number(), messageId: z.string(), userId: z.string() }),
   z.object({ type: z.literal("file_uploaded"), seq: z.number().int(), ts: z.number(), file: FileInfo }),
+  /** A new version of a file (same `file_id`, `file.version` its number): it replaces the file in lists; counts as unread like an upload. */
+  z.object({ type: z.literal("file_version_added"), seq: z.number().int(), ts: z.number(), file: FileInfo }),
   z.object({ type: z.literal("file_deleted"), seq: z.number().int(), ts: z.number(), file_id: z.string(), uploader_id: z.string() }),
   /** Someone became a member (added by the owner, or created the room). */
   z.object({ type: z.literal("member_joined"), seq: z.number().int(), ts: z.number(), member: Member }),

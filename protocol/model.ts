@@ -284,9 +284,33 @@ export const FileInfo = z.object({
   uploaded_at: z.number(),
   description: z.string(),
   has_thumbnail: z.boolean(),
+  /**
+   * The room event that announced this version (`file_uploaded` for version 1,
+   * `file_version_added` for a later one); null until announced. Lists carry
+   * the latest version's, so "new" and unread follow the latest version.
+   */
   seq: z.number().int().nullable(),
+  /**
+   * Which version this is (absent: 1). `filename`, `file_type`, `file_size`,
+   * `description`, `has_thumbnail` and `seq` are this version's;
+   * `uploaded_by`, `uploader_id` and `uploaded_at` stay the file's own
+   * (its uploader, who may add versions and delete it, and its first upload).
+   */
+  version: z.number().int().min(1).optional(),
+  /** When this version was stored (absent: `uploaded_at`). */
+  version_uploaded_at: z.number().optional(),
+  /** Who stored this version (absent: the uploader) — the uploader or the room's owner. */
+  version_uploaded_by: z.string().optional(),
+  version_uploader_id: z.string().optional(),
 });
 export type FileInfo = z.infer<typeof FileInfo>;
+
+/** `GET /api/files/:id?version=n` (and `…/thumbnail?version=n`): that version instead of the latest. */
+export const FileVersionQuery = z.object({ version: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional() });
+
+/** `GET /api/files/:id/versions`: every version of the file, newest first. */
+export const FileVersions = z.object({ versions: z.array(FileInfo) });
+export type FileVersions = z.infer<typeof FileVersions>;
 
 export const FileDescription = z
   .string()
@@ -340,6 +364,9 @@ export type RoomSnapshot = z.infer<typeof RoomSnapshot>;
 export const ReadReply = z.object({ readSeq: z.number().int(), unread: z.number().int(), changed: z.boolean() });
 export type ReadReply = z.infer<typeof ReadReply>;
 
-/** `POST /api/rooms/:id/files`: the stored file (201), or the original for a retry of a stored upload (200). */
+/**
+ * `POST /api/rooms/:id/files`: the stored file (201), or the original for a retry of a stored upload (200).
+ * `POST /api/files/:id/versions` answers the same: the file as of its new version.
+ */
 export const UploadReply = z.object({ file: FileInfo, duplicate: z.boolean() });
 export type UploadReply = z.infer<typeof UploadReply>;

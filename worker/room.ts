@@ -267,6 +267,12 @@ export class Room extends SocketObject<Attachment> {
     return this.#writes.announceFile(file);
   }
 
+  /** Announce a file's new version (idempotent by file id and version; not_found for a deleted file). */
+  announceVersion(file: Parameters<RoomWrites["announceVersion"]>[0]) {
+    this.meter.count("requests");
+    return this.#writes.announceVersion(file);
+  }
+
   /** Announce a deleted file: every member's Files list drops it live. */
   removeFile(fileId: string): number | null {
     this.meter.count("requests");

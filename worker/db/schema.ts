@@ -148,10 +148,55 @@ export const files = sqliteTable(
     createdAt: integer("created_at").notNull(),
     /** While `pending`: when the upload last made progress (the sweep judges by this, not by `createdAt`). */
     progressAt: integer("progress_at"),
+    /**
+     * The file's latest ready version: 1 is this row's own bytes and metadata
+     * (the upload); n > 1 is the `file_versions` row with that `n`.
+     */
+    version: integer("version").notNull().default(1),
   },
   (t) => [
     uniqueIndex("files_client_idx").on(t.roomId, t.uploaderId, t.clientId),
     index("files_room_idx").on(t.roomId, t.state, t.createdAt),
     index("files_state_idx").on(t.state, t.createdAt),
+  ],
+);
+
+/**
+ * A file's later versions (`POST /api/files/:id/versions`): version 1 is the
+ * `files` row itself, each later one a row here with its own bytes in R2.
+ * Like an upload, a row is `pending` while its bytes stream in (`n` is null
+ * then) and gets the next `n` when it becomes `ready`; the file's `version`
+ * then points at it. Deleting the file deletes its versions (cascade) after
+ * their bytes.
+ */
+export const fileVersions = sqliteTable(
+  "file_versions",
+  {
+    id: text("id").primaryKey(),
+    fileId: text("file_id")
+      .notNull()
+      .references(() => files.id, { onDelete: "cascade" }),
+    /** 2, 3, …: set when the version becomes ready. */
+    n: integer("n"),
+    uploaderId: text("uploader_id")
+      .notNull()
+      .references(() => users.id),
+    clientId: text("client_id").notNull(),
+    r2Key: text("r2_key").notNull(),
+    thumbKey: text("thumb_key"),
+    name: text("name").notNull(),
+    size: integer("size").notNull(),
+    type: text("type").notNull(),
+    description: text("description").notNull(),
+    state: text("state", { enum: ["pending", "ready"] }).notNull(),
+    /** The room event that announced it (`file_version_added`; null until announced). */
+    seq: integer("seq"),
+    createdAt: integer("created_at").notNull(),
+    progressAt: integer("progress_at"),
+  },
+  (t) => [
+    uniqueIndex("file_versions_n_idx").on(t.fileId, t.n),
+    uniqueIndex("file_versions_client_idx").on(t.fileId, t.uploaderId, t.clientId),
+    index("file_versions_state_idx").on(t.state, t.createdAt),
   ],
 );

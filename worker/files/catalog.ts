@@ -1,10 +1,13 @@
 /**
  * The file catalog: the `files` rows in D1 and the FileInfo they make. A row
  * is `pending` while its bytes stream into R2 and `ready` once they are
- * stored; only ready files are listed, served or announced.
+ * stored; only ready files are listed, served or announced. A file's later
+ * versions are `file_versions` rows (files/versions.ts); `files.version`
+ * points at the latest, and lists, snapshots and downloads show that one.
  */
 import { and, type Column, desc, eq, inArray, lt, not, or, type SQL, sql } from "drizzle-orm";
-import { files, memberships, users } from "../db/schema";
+import { alias, type SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { files, fileVersions, memberships, users } from "../db/schema";
 import { apiError } from "../lib/errors";
 import {
   DOCUMENT_MEDIA_PREFIXES,
@@ -16,7 +19,7 @@ import {
 } from "#protocol";
 import type { DB } from "../types";
 
-/** The columns that make a FileInfo (with `thumbKey`, see toInfo). */
+/** The columns that make a FileInfo of version 1, the upload itself (with `thumbKey`, see toInfo). */
 export const fileColumns = {
   file_id: files.id,
   room_id: files.roomId,
@@ -29,13 +32,49 @@ export const fileColumns = {
   description: files.description,
   thumbKey: files.thumbKey,
   seq: files.seq,
+  version: sql<number>`1`,
+  version_uploaded_at: files.createdAt,
+  version_uploaded_by: users.username,
+  version_uploader_id: files.uploaderId,
 };
 
-type FileRow = { thumbKey: string | null } & Omit<FileInfo, "has_thumbnail">;
-export const toInfo = ({ thumbKey, ...f }: FileRow): FileInfo => ({ ...f, has_thumbnail: thumbKey !== null });
+/** Who stored a version (a second join of `users`). */
+export const versionUsers = alias(users, "version_users");
 
-/** A ready file with where its bytes are, and the caller's role in its room. */
-export type StoredFile = FileRow & { r2Key: string; callerRole: "owner" | "member" };
+/** The latest version's value when the file has one (the join below found it), else the upload's. */
+const latest = <T>(later: SQLiteColumn, first: SQLiteColumn): SQL<T> => sql<T>`CASE WHEN ${fileVersions.id} IS NULL THEN ${first} ELSE ${later} END`;
+
+/** The columns of a file as of its latest version; select from `withLatest(…)`. */
+export const latestColumns = {
+  ...fileColumns,
+  filename: latest<string>(fileVersions.name, files.name),
+  file_type: latest<string>(fileVersions.type, files.type),
+  file_size: latest<number>(fileVersions.size, files.size),
+  description: latest<string>(fileVersions.description, files.description),
+  thumbKey: latest<string | null>(fileVersions.thumbKey, files.thumbKey),
+  seq: latest<number | null>(fileVersions.seq, files.seq),
+  version: files.version,
+  version_uploaded_at: latest<number>(fileVersions.createdAt, files.createdAt),
+  version_uploaded_by: sql<string>`coalesce(${versionUsers.username}, ${users.username})`,
+  version_uploader_id: latest<string>(fileVersions.uploaderId, files.uploaderId),
+  r2Key: latest<string>(fileVersions.r2Key, files.r2Key),
+};
+
+/** `files` with their uploader and their latest version (if later than 1) and its uploader. */
+export function withLatest(db: DB) {
+  return db
+    .select(latestColumns)
+    .from(files)
+    .innerJoin(users, eq(users.id, files.uploaderId))
+    .leftJoin(fileVersions, and(eq(fileVersions.fileId, files.id), eq(fileVersions.n, files.version), eq(fileVersions.state, "ready")))
+    .leftJoin(versionUsers, eq(versionUsers.id, fileVersions.uploaderId));
+}
+
+type FileRow = { thumbKey: string | null; r2Key?: string; versionId?: string } & Omit<FileInfo, "has_thumbnail">;
+export const toInfo = ({ thumbKey, r2Key: _r2Key, versionId: _versionId, ...f }: FileRow): FileInfo => ({ ...f, has_thumbnail: thumbKey !== null });
+
+/** A ready file (as of one version) with where its bytes are, and the caller's role in its room. */
+export type StoredFile = FileRow & { r2Key: string; version: number; callerRole: "owner" | "member" };
 
 /** `text` for a LIKE pattern with ESCAPE '\\': its own `%`, `_` and `\\` match only themselves. */
 const escapeLike = (text: string): string => text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
@@ -76,10 +115,7 @@ export async function listFiles(db: DB, roomId: string, opts: { q?: string; type
     const t = Number(ts);
     if (Number.isFinite(t) && id) conds.push(or(lt(files.createdAt, t), and(eq(files.createdAt, t), lt(files.id, id)))!);
   }
-  const rows = await db
-    .select(fileColumns)
-    .from(files)
-    .innerJoin(users, eq(users.id, files.uploaderId))
+  const rows = await withLatest(db)
     .where(and(...conds))
     .orderBy(desc(files.createdAt), desc(files.id))
     .limit(opts.limit + 1);
@@ -88,12 +124,9 @@ export async function listFiles(db: DB, roomId: string, opts: { q?: string; type
   return { files: page, next: rows.length > opts.limit && last ? `${last.uploaded_at}:${last.file_id}` : null };
 }
 
-/** A ready file the caller may see: 404 when missing, 403 when not a member of its room. */
+/** A ready file (as of its latest version) the caller may see: 404 when missing, 403 when not a member of its room. */
 export async function requireFileAccess(db: DB, fileId: string, userId: string): Promise<StoredFile> {
-  const file = await db
-    .select({ ...fileColumns, r2Key: files.r2Key })
-    .from(files)
-    .innerJoin(users, eq(users.id, files.uploaderId))
+  const file = await withLatest(db)
     .where(and(eq(files.id, fileId), eq(files.state, "ready")))
     .get();
   if (!file) throw apiError(404, "not_found", "File not found");
@@ -168,15 +201,22 @@ export async function announce(env: Env, db: DB, info: FileInfo): Promise<FileIn
 
 /**
  * Delete a file: 403 unless the caller uploaded it or owns its room (a DM
- * has no owner: there only the uploader may). The room
- * first (idempotent, members drop it live), then the bytes and the row, so a
- * retry after a failure converges.
+ * has no owner: there only the uploader may). The room first (idempotent,
+ * members drop it live, and it refuses any version announced after), then
+ * the bytes and thumbnails of every version, then the row (its versions'
+ * rows go with it), so a retry after a failure converges. Versions are read
+ * after the room marked the file deleted: one that becomes ready later is
+ * refused there and removes its own bytes.
  */
 export async function deleteFile(env: Env, db: DB, file: StoredFile, userId: string): Promise<void> {
   if (file.uploader_id !== userId && file.callerRole !== "owner") {
     throw apiError(403, "forbidden", "Only the uploader or the room's owner can delete this file");
   }
   await env.ROOM.getByName(file.room_id).removeFile(file.file_id);
-  await env.FILES.delete([file.r2Key, ...(file.thumbKey ? [file.thumbKey] : [])]);
+  const first = await db.select({ r2Key: files.r2Key }).from(files).where(eq(files.id, file.file_id)).get();
+  const later = await db.select({ r2Key: fileVersions.r2Key }).from(fileVersions).where(eq(fileVersions.fileId, file.file_id));
+  const keys = [...(first ? [first.r2Key] : []), ...later.map((v) => v.r2Key)].flatMap((k) => [k, `${k}.thumb`]);
+  // R2 deletes at most 1,000 keys per call.
+  for (let i = 0; i < keys.length; i += 1000) await env.FILES.delete(keys.slice(i, i + 1000));
   await deleteRow(db, file.file_id);
 }

@@ -8,10 +8,14 @@
  *   deletes its bytes instead of announcing them;
  * - a `ready` row never announced to its room (the room call failed after the
  *   row was committed) is announced now, by file id, which is idempotent.
+ * The same for a file's later versions (`file_versions`): a version upload
+ * that died half-way loses its bytes and row (the file keeps pointing at its
+ * newest ready version), an unannounced ready one is announced.
  */
 import { and, eq, isNull, lt, sql } from "drizzle-orm";
-import { files, users } from "../db/schema";
+import { files, fileVersions, users } from "../db/schema";
 import { announce, fileColumns, toInfo } from "./catalog";
+import { announceVersion, deleteVersionRow, unannouncedVersions } from "./versions";
 import type { DB } from "../types";
 
 export const PENDING_MAX_AGE_MS = 60 * 60 * 1000;
@@ -34,5 +38,17 @@ export async function sweepFiles(env: Env, db: DB, now = Date.now()): Promise<{ 
     .where(and(eq(files.state, "ready"), isNull(files.seq), lt(files.createdAt, now - ANNOUNCE_AFTER_MS)))
     .limit(500);
   for (const row of unannounced) await announce(env, db, toInfo(row));
-  return { removed: stale.length, announced: unannounced.length };
+
+  const staleVersions = await db
+    .select({ id: fileVersions.id, fileId: fileVersions.fileId, r2Key: fileVersions.r2Key })
+    .from(fileVersions)
+    .where(and(eq(fileVersions.state, "pending"), lt(sql`coalesce(${fileVersions.progressAt}, ${fileVersions.createdAt})`, now - PENDING_MAX_AGE_MS)))
+    .limit(500);
+  for (const v of staleVersions) {
+    await env.FILES.delete([v.r2Key, `${v.r2Key}.thumb`]);
+    await deleteVersionRow(db, v.id, v.fileId);
+  }
+  const quiet = await unannouncedVersions(db, now - ANNOUNCE_AFTER_MS, 500);
+  for (const v of quiet) await announceVersion(env, db, { ...toInfo(v), version: v.version }, v.versionId, v.r2Key);
+  return { removed: stale.length + staleVersions.length, announced: unannounced.length + quiet.length };
 }

@@ -28,7 +28,7 @@ const orderError = () =>
 
 export interface UploadRequest {
   roomId: string;
-  /** The uploader, a member of the room. */
+  /** The uploader (of the file, or of a new version of it), a member of the room. */
   user: User;
   contentType: string | undefined;
   contentLength: string | undefined;
@@ -44,6 +44,33 @@ const swept = () => apiError(409, "conflict", "The upload stalled and was discar
 
 const tooLarge = (max: number) => apiError(413, "payload_too_large", `The file is larger than the limit of ${formatBytes(max)}`);
 
+/** The stored bytes of a form, as the catalog row now has them. */
+export interface StoredForm {
+  name: string;
+  type: string;
+  size: number;
+  description: string;
+  thumbKey: string | null;
+  createdAt: number;
+}
+
+/** Where a form's file goes: an upload's `files` row, or a version's `file_versions` row (files/version-upload.ts). */
+export interface FormTarget {
+  /** The R2 key of the bytes; the thumbnail goes to `${key}.thumb`. */
+  key: string;
+  /** A stored upload by this user with this clientId (a retry): answered before any bytes are read. */
+  existing(clientId: string): Promise<FileInfo | null>;
+  /** The pending row (409 while the same clientId is uploading). */
+  begin(row: { clientId: string; name: string; type: string; description: string }): Promise<void>;
+  /** The upload is still moving; false when its row is gone. */
+  touch(now: number): Promise<boolean>;
+  /** Pending becomes ready; false when the row is gone. */
+  ready(set: { size: number; description: string; thumbKey: string | null; createdAt: number }): Promise<boolean>;
+  drop(): Promise<void>;
+  /** Why the row went away (the sweep took it; or, for a version, its file was deleted). */
+  lost(): Promise<Error>;
+}
+
 /**
  * Store an upload: the form's `clientId` (idempotency: a retry of a stored
  * upload answers the original before its bytes are read), `description`,
@@ -54,6 +81,47 @@ const tooLarge = (max: number) => apiError(413, "payload_too_large", `The file i
  * bytes per hour (S11), 409 if the sweep removed the upload as dead (U9).
  */
 export async function receiveUpload(env: Env, db: DB, req: UploadRequest): Promise<UploadReply> {
+  const { roomId, user } = req;
+  const fileId = newId();
+  const key = `rooms/${roomId}/${fileId}`;
+  const out = await storeForm(env, db, req, {
+    key,
+    existing: (clientId) => findUpload(db, roomId, user.id, clientId),
+    begin: (row) => insertPending(db, { ...row, id: fileId, roomId, uploaderId: user.id, r2Key: key }),
+    touch: (now) => touchPending(db, fileId, now),
+    ready: (set) => markReady(db, fileId, set),
+    drop: () => deleteRow(db, fileId),
+    lost: async () => swept(),
+  });
+  if ("duplicate" in out) return { file: await announce(env, db, out.duplicate), duplicate: true };
+  const { stored } = out;
+  const info: FileInfo = {
+    file_id: fileId,
+    room_id: roomId,
+    filename: stored.name,
+    file_type: stored.type,
+    file_size: stored.size,
+    uploaded_by: user.username,
+    uploader_id: user.id,
+    uploaded_at: stored.createdAt,
+    description: stored.description,
+    has_thumbnail: stored.thumbKey !== null,
+    seq: null,
+    version: 1,
+    version_uploaded_at: stored.createdAt,
+    version_uploaded_by: user.username,
+    version_uploader_id: user.id,
+  };
+  return { file: await announce(env, db, info), duplicate: false };
+}
+
+/**
+ * Read a multipart form into R2 and a catalog row (see receiveUpload for the
+ * rules; versions follow the same ones). A failure leaves nothing stored:
+ * not the bytes, not the thumbnail, not the row, and the S11 allowance is
+ * given back.
+ */
+export async function storeForm(env: Env, db: DB, req: UploadRequest, target: FormTarget): Promise<{ duplicate: FileInfo } | { stored: StoredForm }> {
   const { roomId, user } = req;
   const max = maxUploadBytes(env);
   const boundary = multipartBoundary(req.contentType);
@@ -75,8 +143,7 @@ export async function receiveUpload(env: Env, db: DB, req: UploadRequest): Promi
 
   const room = env.ROOM.getByName(roomId);
   const reader = new MultipartReader(req.body, boundary);
-  const fileId = newId();
-  const key = `rooms/${roomId}/${fileId}`;
+  const { key } = target;
   let clientId: string | undefined;
   let description = "";
   let thumb: { bytes: Uint8Array; type: string } | undefined;
@@ -91,12 +158,12 @@ export async function receiveUpload(env: Env, db: DB, req: UploadRequest): Promi
         const parsed = ClientId.safeParse((await reader.text(100)).trim());
         if (!parsed.success) throw apiError(400, "bad_request", "clientId must be a UUID");
         clientId = parsed.data;
-        const existing = await findUpload(db, roomId, user.id, clientId);
+        const existing = await target.existing(clientId);
         if (existing) {
           await reader.cancel();
           await giveBack();
-          // A retry of an upload that was stored: the original, announced (again, if that had failed).
-          return { file: await announce(env, db, existing), duplicate: true };
+          // A retry of an upload that was stored: the original (the caller announces it again if that had failed).
+          return { duplicate: existing };
         }
       } else if (part.name === "description") {
         // At most 4 UTF-8 bytes per character, and a little for a trailing newline.
@@ -115,14 +182,14 @@ export async function receiveUpload(env: Env, db: DB, req: UploadRequest): Promi
         const name = cleanFileName(part.filename);
         const type = cleanMediaType(part.contentType);
         clientId ??= crypto.randomUUID();
-        await insertPending(db, { id: fileId, roomId, uploaderId: user.id, clientId, r2Key: key, name, type, description });
+        await target.begin({ clientId, name, type, description });
         rowCreated = true;
         await room.setUploading(user, true).catch(() => undefined);
         let noted = Date.now();
         const onPart = async () => {
           if (Date.now() - noted < PROGRESS_EVERY_MS) return;
           noted = Date.now();
-          if (!(await touchPending(db, fileId, noted))) throw swept();
+          if (!(await target.touch(noted))) throw await target.lost();
         };
         const { size } = await putStream(env.FILES, key, reader.body(), { maxBytes: max, contentType: type, onPart });
         stored = { name, type, size };
@@ -133,32 +200,16 @@ export async function receiveUpload(env: Env, db: DB, req: UploadRequest): Promi
     if (thumb) await env.FILES.put(`${key}.thumb`, thumb.bytes, { httpMetadata: { contentType: thumb.type } });
     // U9: finishing checks that the row is still there; if the sweep took it, nothing is announced.
     readyAt = Date.now();
-    if (!(await markReady(db, fileId, { size: stored.size, description, thumbKey: thumb ? `${key}.thumb` : null, createdAt: readyAt }))) throw swept();
+    if (!(await target.ready({ size: stored.size, description, thumbKey: thumb ? `${key}.thumb` : null, createdAt: readyAt }))) throw await target.lost();
   } catch (err) {
     await reader.cancel();
     await env.FILES.delete([key, `${key}.thumb`]).catch(() => undefined);
-    if (rowCreated) await deleteRow(db, fileId);
+    if (rowCreated) await target.drop();
     await room.setUploading(user, false).catch(() => undefined);
     await giveBack();
     if (err instanceof TooLargeError) throw tooLarge(max);
     if (err instanceof MultipartError) throw apiError(400, "bad_request", `The upload could not be read: ${err.message}`);
     throw err;
   }
-
-  const createdAt = readyAt;
-  const thumbKey = thumb ? `${key}.thumb` : null;
-  const info: FileInfo = {
-    file_id: fileId,
-    room_id: roomId,
-    filename: stored.name,
-    file_type: stored.type,
-    file_size: stored.size,
-    uploaded_by: user.username,
-    uploader_id: user.id,
-    uploaded_at: createdAt,
-    description,
-    has_thumbnail: thumbKey !== null,
-    seq: null,
-  };
-  return { file: await announce(env, db, info), duplicate: false };
+  return { stored: { ...stored, description, thumbKey: thumb ? `${key}.thumb` : null, createdAt: readyAt } };
 }

@@ -3,7 +3,7 @@
  * log (room/members.ts keeps them in memory and adjusts them per event; the
  * functions here give the same numbers from storage alone).
  *
- * unread(u) = items (messages and uploads) after u's cursor, not u's own, not
+ * unread(u) = items (messages, uploads and new file versions) after u's cursor, not u's own, not
  * deleted — where a thread reply counts only for its audience: the parent's
  * author, whoever had replied in that thread before it (a participant from
  * their first reply on, room/threads.ts), and the members it mentions.
@@ -34,7 +34,9 @@ export function countables(sql: Sql, after: number): Item[] {
   const rows = sql
     .exec<{ seq: number; user_id: string; thread_of: string | null }>(
       `SELECT seq, user_id, thread_of FROM messages WHERE seq > ?1 AND deleted_at IS NULL
-       UNION ALL SELECT seq, user_id, NULL FROM files WHERE seq > ?1 AND deleted = 0 ORDER BY seq`,
+       UNION ALL SELECT seq, user_id, NULL FROM files WHERE seq > ?1 AND deleted = 0
+       UNION ALL SELECT v.seq, v.user_id, NULL FROM file_versions v JOIN files f ON f.id = v.file_id WHERE v.seq > ?1 AND f.deleted = 0
+       ORDER BY seq`,
       after,
     )
     .toArray();
@@ -117,7 +119,8 @@ export function unreadAfter(sql: Sql, cursor: number, userId: string): number {
                  OR EXISTS (SELECT 1 FROM messages p WHERE p.id = m.thread_of AND p.user_id = ?2)
                  OR EXISTS (SELECT 1 FROM thread_participants t WHERE t.parent_id = m.thread_of AND t.user_id = ?2 AND t.since_seq < m.seq)
                  OR EXISTS (SELECT 1 FROM mentions x WHERE x.seq = m.seq AND x.user_id = ?2)))
-            + (SELECT COUNT(*) FROM files WHERE seq > ?1 AND user_id != ?2 AND deleted = 0) AS n`,
+            + (SELECT COUNT(*) FROM files WHERE seq > ?1 AND user_id != ?2 AND deleted = 0)
+            + (SELECT COUNT(*) FROM file_versions v JOIN files f ON f.id = v.file_id WHERE v.seq > ?1 AND v.user_id != ?2 AND f.deleted = 0) AS n`,
       cursor,
       userId,
     )

@@ -29,7 +29,13 @@ export function anonymise(sql: Sql, userId: string, name = DELETED_USER_NAME): v
   sql.exec(`UPDATE events SET data = json_set(data, '$.username', ?1) WHERE type = 'member_left' AND json_extract(data, '$.userId') = ?2`, name, userId);
   sql.exec(
     `UPDATE events SET data = json_set(data, '$.file.uploaded_by', ?1)
-     WHERE type = 'file_uploaded' AND json_extract(data, '$.file.uploader_id') = ?2`,
+     WHERE type IN ('file_uploaded', 'file_version_added') AND json_extract(data, '$.file.uploader_id') = ?2`,
+    name,
+    userId,
+  );
+  sql.exec(
+    `UPDATE events SET data = json_set(data, '$.file.version_uploaded_by', ?1)
+     WHERE type IN ('file_uploaded', 'file_version_added') AND json_extract(data, '$.file.version_uploader_id') = ?2`,
     name,
     userId,
   );

@@ -94,9 +94,10 @@ export class Latest {
     if (this.#state) return this.#state;
     const m = this.sql.exec<MessageRow>("SELECT id, user_id, username, text, created_at FROM messages WHERE thread_of IS NULL ORDER BY seq DESC LIMIT 1").toArray()[0];
     const f = this.sql.exec<{ seq: number; created_at: number | null }>("SELECT seq, created_at FROM files ORDER BY seq DESC LIMIT 1").toArray()[0];
-    let fileAt = f?.created_at ?? 0;
+    const v = this.sql.exec<{ at: number | null }>("SELECT MAX(created_at) AS at FROM file_versions").one().at;
+    let fileAt = Math.max(f?.created_at ?? 0, v ?? 0);
     // Files announced before migration 3 have no time of their own: their event has it (while in the window).
-    if (f && f.created_at === null) {
+    if (f && f.created_at === null && !v) {
       fileAt = this.sql.exec<{ ts: number | null }>("SELECT json_extract(data, '$.ts') AS ts FROM events WHERE seq = ?", f.seq).toArray()[0]?.ts ?? 0;
     }
     this.#state = {

@@ -222,12 +222,32 @@ export class EventLog {
     return event;
   }
 
-  /** Mark a file deleted (`file_deleted`); null when it was unknown or already deleted. */
-  deleteFile(fileId: string, now: number): { event: RoomEvent; item: Item } | null {
+  /** Whether a file was announced here and is not deleted. */
+  fileLive(fileId: string): boolean {
+    return this.sql.exec<{ deleted: number }>("SELECT deleted FROM files WHERE id = ?", fileId).toArray()[0]?.deleted === 0;
+  }
+
+  /** The seq version `n` of a file was announced at, if it was. */
+  versionSeq(fileId: string, n: number): number | undefined {
+    return this.sql.exec<{ seq: number }>("SELECT seq FROM file_versions WHERE file_id = ? AND n = ?", fileId, n).toArray()[0]?.seq;
+  }
+
+  /** A later version of a live file (`file_version_added`): one event row, one item row. */
+  addVersion(file: Omit<FileInfo, "seq"> & { version: number }, by: string, at: number, now: number): RoomEvent {
+    const seq = this.head() + 1;
+    const event = this.append({ type: "file_version_added", file: { ...file, seq } }, now);
+    this.sql.exec("INSERT INTO file_versions (seq, file_id, n, user_id, created_at) VALUES (?, ?, ?, ?, ?)", seq, file.file_id, file.version, by, at);
+    return event;
+  }
+
+  /** Mark a file deleted (`file_deleted`) with all its versions; null when it was unknown or already deleted. */
+  deleteFile(fileId: string, now: number): { event: RoomEvent; items: Item[] } | null {
     const row = this.sql.exec<{ seq: number; user_id: string; deleted: number }>("SELECT seq, user_id, deleted FROM files WHERE id = ?", fileId).toArray()[0];
     if (!row || row.deleted) return null;
     this.sql.exec("UPDATE files SET deleted = 1 WHERE id = ?", fileId);
-    return { event: this.append({ type: "file_deleted", file_id: fileId, uploader_id: row.user_id }, now), item: { seq: row.seq, userId: row.user_id } };
+    const versions = this.sql.exec<{ seq: number; user_id: string }>("SELECT seq, user_id FROM file_versions WHERE file_id = ? ORDER BY seq", fileId).toArray();
+    const items = [{ seq: row.seq, userId: row.user_id }, ...versions.map((v) => ({ seq: v.seq, userId: v.user_id }))];
+    return { event: this.append({ type: "file_deleted", file_id: fileId, uploader_id: row.user_id }, now), items };
   }
 
   // ------------------------------------------------------------ replay

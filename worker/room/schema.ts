@@ -114,4 +114,16 @@ CREATE TABLE mentions (seq INTEGER NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY 
 DELETE FROM meta WHERE key = 'indexed_upto' AND value = 0;
 `;
 
-export const ROOM_MIGRATIONS: readonly string[] = [V1, V2, V3, V4, V5, V6];
+/**
+ * 7 — file versions (issue #16): one row per later version of a file, at its
+ * own seq (a countable item like an upload, by whoever stored it). Whether it
+ * is deleted is its file's `deleted`.
+ */
+const V7 = `
+CREATE TABLE file_versions (
+  seq INTEGER PRIMARY KEY, file_id TEXT NOT NULL, n INTEGER NOT NULL, user_id TEXT NOT NULL, created_at INTEGER NOT NULL,
+  UNIQUE (file_id, n)
+);
+`;
+
+export const ROOM_MIGRATIONS: readonly string[] = [V1, V2, V3, V4, V5, V6, V7];

@@ -241,11 +241,37 @@ export class RoomWrites {
     return { seq: event.seq, duplicate: false };
   }
 
-  /** `file_deleted`: every member's Files list drops it live. */
+  /**
+   * `file_version_added` for a later version whose bytes and metadata are
+   * stored: one more unread item for the others, exactly like an upload.
+   * Idempotent by file id and version; not_found when the file is unknown
+   * here or deleted (the caller then removes what it stored).
+   */
+  announceVersion(file: Omit<FileInfo, "seq"> & { version: number; version_uploader_id: string; version_uploaded_at: number }): { ok: true; seq: number; duplicate: boolean } | Failure {
+    const { log, members } = this.d;
+    const known = log.versionSeq(file.file_id, file.version);
+    if (known !== undefined) return { ok: true, seq: known, duplicate: true };
+    if (!log.fileLive(file.file_id)) return { ok: false, code: "not_found", message: "That file does not exist" };
+    const by = file.version_uploader_id;
+    const { event, changed } = this.d.write(() => {
+      const event = log.addVersion(file, by, file.version_uploaded_at, Date.now());
+      const changed = members.itemAdded({ seq: event.seq, userId: by });
+      return { event, changed: [...changed, ...this.#catchUp(by, event.seq)] };
+    });
+    this.d.latest.file(file.version_uploaded_at);
+    for (const t of this.d.activity.clear(by, "uploading")) this.d.broadcast(activityFrame(t, false));
+    this.d.broadcast(event);
+    this.d.pushed(changed, "file_upload", by);
+    return { ok: true, seq: event.seq, duplicate: false };
+  }
+
+  /** `file_deleted`: every member's Files list drops it live (its versions' items go with it). */
   removeFile(fileId: string): number | null {
     const res = this.d.write(() => {
       const gone = this.d.log.deleteFile(fileId, Date.now());
-      return gone && { event: gone.event, changed: this.d.members.itemRemoved(gone.item) };
+      if (!gone) return null;
+      const changed = new Set(gone.items.flatMap((item) => this.d.members.itemRemoved(item)));
+      return { event: gone.event, changed: [...changed] };
     });
     if (!res) return null;
     this.d.broadcast(res.event);
