@@ -160,6 +160,22 @@ export class RoomFiles {
     if (all || found) this.#mark(file.file_id, now + NEW_FOR_MS);
   }
 
+  /**
+   * A new version of a file (`file_version_added`): the listed file becomes
+   * that version (same place: the list is ordered by the file's first
+   * upload) and is NEW again for 5 s, as an upload is.
+   */
+  applyVersion(file: FileInfo, now: number = Date.now()): void {
+    if (file.room_id !== this.#roomId && this.#roomId !== "") return;
+    const all = insert(without(this.#all, file.file_id), file);
+    if (all) this.#all = all;
+    if (this.#found) {
+      const rest = without(this.#found, file.file_id);
+      this.#found = matches(file, this.#query, this.#type) ? (insert(rest, file) ?? rest) : rest;
+    }
+    this.#mark(file.file_id, now + NEW_FOR_MS);
+  }
+
   /** A file was deleted: take it off the lists. */
   applyDeleted(fileId: string): void {
     this.#unmark(fileId);

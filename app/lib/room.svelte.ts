@@ -294,6 +294,10 @@ export class RoomState {
         this.sharedFiles.applyUploaded(event.file);
         this.reads.advance(event.file.uploader_id, event.file.uploaded_by, event.seq);
         break;
+      case "file_version_added":
+        this.sharedFiles.applyVersion(event.file);
+        this.reads.advance(event.file.version_uploader_id ?? event.file.uploader_id, event.file.version_uploaded_by ?? event.file.uploaded_by, event.seq);
+        break;
       case "file_deleted":
         this.sharedFiles.applyDeleted(event.file_id);
         break;

@@ -90,3 +90,22 @@ describe("RoomFiles type filter", () => {
     files.dispose();
   });
 });
+
+describe("RoomFiles.applyVersion (file_version_added)", () => {
+  it("the listed file becomes its new version in the same place, NEW again for 5 s", async () => {
+    const a = file("a.txt", "text/plain");
+    const b = file("b.txt", "text/plain");
+    const files = new RoomFiles();
+    files.setFromSnapshot([b, a], "r1");
+    await vi.advanceTimersByTimeAsync(6_000);
+    expect(files.isNew(a.file_id)).toBe(false);
+    files.applyVersion({ ...a, filename: "a-v2.txt", version: 2, seq: 9 });
+    expect(files.files.map((f) => [f.file_id, f.filename, f.version ?? 1])).toEqual([
+      [b.file_id, "b.txt", 1],
+      [a.file_id, "a-v2.txt", 2],
+    ]);
+    expect(files.isNew(a.file_id)).toBe(true);
+    await vi.advanceTimersByTimeAsync(5_001);
+    expect(files.isNew(a.file_id)).toBe(false);
+  });
+});
