@@ -356,3 +356,19 @@ function slowVersion(fileId: string, user: TestUser) {
     },
   };
 }
+
+describe("finding a file by its latest version", () => {
+  it("the search and the type filter read the latest version's name, description and type (what the list shows)", async () => {
+    const { roomId, alice } = await roomWithTwo();
+    const f = await stored(await upload(roomId, alice, "plain words", { name: "notes.txt", type: "text/plain", description: "first draft" }));
+    await stored(await addVersion(f.file_id, alice, "not really a png", { name: "diagram.png", type: "image/png", description: "the picture" }));
+    const ids = async (query: string) =>
+      (await (await call(`/api/rooms/${roomId}/files?${query}`, { cookie: alice.cookie })).json<FilesPage>()).files.map((x) => x.file_id);
+    expect(await ids("q=diagram")).toEqual([f.file_id]);
+    expect(await ids("q=picture")).toEqual([f.file_id]);
+    expect(await ids("q=notes")).toEqual([]);
+    expect(await ids("q=draft")).toEqual([]);
+    expect(await ids("type=image")).toEqual([f.file_id]);
+    expect(await ids("type=document")).toEqual([]);
+  });
+});

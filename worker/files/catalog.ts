@@ -78,7 +78,7 @@ export type StoredFile = FileRow & { r2Key: string; version: number; callerRole:
 
 /** `text` for a LIKE pattern with ESCAPE '\\': its own `%`, `_` and `\\` match only themselves. */
 const escapeLike = (text: string): string => text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
-const like = (column: Column, pattern: string): SQL => sql`${column} LIKE ${pattern} ESCAPE '\\'`;
+const like = (column: Column | SQL, pattern: string): SQL => sql`${column} LIKE ${pattern} ESCAPE '\\'`;
 
 /**
  * The SQL form of `fileCategory` in #protocol (stored types are lower-case,
@@ -86,12 +86,14 @@ const like = (column: Column, pattern: string): SQL => sql`${column} LIKE ${patt
  * with the one and the server filters pages with the other.
  */
 function categoryCondition(category: FileCategory): SQL {
-  const image = like(files.type, "image/%");
+  // The latest version's type: what the list shows.
+  const type = latestColumns.file_type;
+  const image = like(type, "image/%");
   const document = or(
-    like(files.type, "text/%"),
-    inArray(files.type, [...TEXT_MEDIA_TYPES, ...DOCUMENT_MEDIA_TYPES]),
-    and(not(image), or(like(files.type, "%+json"), like(files.type, "%+xml"))),
-    ...DOCUMENT_MEDIA_PREFIXES.map((p) => like(files.type, `${escapeLike(p)}%`)),
+    like(type, "text/%"),
+    inArray(type, [...TEXT_MEDIA_TYPES, ...DOCUMENT_MEDIA_TYPES]),
+    and(not(image), or(like(type, "%+json"), like(type, "%+xml"))),
+    ...DOCUMENT_MEDIA_PREFIXES.map((p) => like(type, `${escapeLike(p)}%`)),
   )!;
   if (category === "image") return image;
   if (category === "document") return document;
@@ -99,15 +101,18 @@ function categoryCondition(category: FileCategory): SQL {
 }
 
 /**
- * Ready files of a room, newest first; `q` matches the name, the description
- * or the uploader's username (case-insensitive for ASCII, as SQLite's LIKE),
+ * Ready files of a room, newest first; `q` matches the latest version's name
+ * or description, or the username of the file's or that version's uploader (case-insensitive for ASCII, as SQLite's LIKE),
  * `type` keeps one category. `next` is the cursor of the next page.
  */
 export async function listFiles(db: DB, roomId: string, opts: { q?: string; type?: FileCategory; before?: string; limit: number }): Promise<FilesPage> {
   const conds = [eq(files.roomId, roomId), eq(files.state, "ready")];
   if (opts.q) {
     const pattern = `%${escapeLike(opts.q)}%`;
-    conds.push(or(like(files.name, pattern), like(files.description, pattern), like(users.username, pattern))!);
+    // The latest version's name and description (what the list shows), and who uploaded the file or that version.
+    conds.push(
+      or(like(latestColumns.filename, pattern), like(latestColumns.description, pattern), like(users.username, pattern), like(versionUsers.username, pattern))!,
+    );
   }
   if (opts.type) conds.push(categoryCondition(opts.type));
   if (opts.before) {
