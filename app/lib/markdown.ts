@@ -2,8 +2,8 @@
  * Message formatting (issue #15): a Slack-like subset of Markdown — bold,
  * italic, strike, inline code, code blocks, quotes, lists, line breaks, bare
  * URLs as links — and `<@userId>` mentions, parsed by markdown-it into a
- * small tree the Svelte component renders as elements and text (never as
- * HTML: no `{@html}`, no innerHTML anywhere).
+ * small tree the Svelte component renders as elements and text, never as
+ * markup strings.
  *
  * Safety (S12): markdown-it runs with `html: false` (raw HTML stays text),
  * without the rules for `[text](url)` links, images, headings, tables and

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import { BASE_URL, launch, screenshot, TIMEOUT } from "./lib.ts";
+import { apiCall, BASE_URL, launch, screenshot, TIMEOUT } from "./lib.ts";
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const SIZES = [
@@ -52,12 +52,6 @@ async function audit(page: Page, where: string): Promise<void> {
 }
 
 /** An API call with the page's session (same origin, as the SPA makes it). */
-async function apiCall(page: Page, method: string, path: string, data?: unknown) {
-  const res = await page.request.fetch(path, { method, data, headers: { Origin: BASE_URL, "Content-Type": "application/json" } });
-  assert.ok(res.ok(), `${method} ${path}: ${res.status()} ${await res.text()}`);
-  return res.status() === 204 ? null : res.json();
-}
-
 for (const size of SIZES) {
   test(`axe at ${size.width}×${size.height}: sign-in, rooms list, a room with messages and files — no serious or critical violations`, async () => {
     const context = await browser.newContext({ baseURL: BASE_URL, viewport: { width: size.width, height: size.height } });

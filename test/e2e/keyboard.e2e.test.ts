@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import { BASE_URL, launch, person, screenshot, signUp } from "./lib.ts";
+import { apiCall, BASE_URL, launch, person, screenshot, signUp } from "./lib.ts";
 
 const LIVE = 20_000;
 /** Tab stops to try before giving up on reaching something. */
@@ -17,12 +17,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-async function apiCall(page: Page, method: string, path: string, data?: unknown) {
-  const res = await page.request.fetch(path, { method, data, headers: { Origin: BASE_URL, "Content-Type": "application/json" } });
-  assert.ok(res.ok(), `${method} ${path}: ${res.status()} ${await res.text()}`);
-  return res.status() === 204 ? null : res.json();
-}
 
 /** What has focus, and whether it shows a ring (`:focus-visible` with an outline or a box shadow). */
 function focusInfo(page: Page) {

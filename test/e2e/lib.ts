@@ -1,4 +1,5 @@
 /** Playwright helpers for Parley's browser tests (system Chromium, no downloads). */
+import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 
@@ -75,4 +76,11 @@ export async function back(page: Page): Promise<void> {
     document.dispatchEvent(new Event("visibilitychange"));
     window.dispatchEvent(new FocusEvent("focus"));
   });
+}
+
+/** An API call with the page's session, as the SPA makes it (same Origin, JSON); fails the test on an error status. */
+export async function apiCall(page: Page, method: string, path: string, data?: unknown): Promise<unknown> {
+  const res = await page.request.fetch(path, { method, data, headers: { Origin: BASE_URL, "Content-Type": "application/json" } });
+  assert.ok(res.ok(), `${method} ${path}: ${res.status()} ${await res.text()}`);
+  return res.status() === 204 ? null : res.json();
 }

@@ -3,8 +3,8 @@
 // reactions toggle live for everyone.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import type { Browser, Page } from "playwright-core";
-import { BASE_URL, launch, type Person, person, screenshot, signUp } from "./lib.ts";
+import type { Browser } from "playwright-core";
+import { apiCall, BASE_URL, launch, type Person, person, screenshot, signUp } from "./lib.ts";
 
 const LIVE = 20_000;
 
@@ -15,12 +15,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-async function apiCall(page: Page, method: string, path: string, data?: unknown) {
-  const res = await page.request.fetch(path, { method, data, headers: { Origin: BASE_URL, "Content-Type": "application/json" } });
-  assert.ok(res.ok(), `${method} ${path}: ${res.status()} ${await res.text()}`);
-  return res.status() === 204 ? null : res.json();
-}
 
 async function roomOf(owner: Person, name: string, members: Person[] = []): Promise<string> {
   const { room } = (await apiCall(owner.page, "POST", "/api/rooms", { name })) as { room: { id: string } };
