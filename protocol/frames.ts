@@ -87,6 +87,16 @@ export type HubFrame = z.infer<typeof HubFrame>;
 // ------------------------------------------------------------ room events
 
 
+/** The fields of `file_comment_added` / `file_comment_removed`: the file, the comment, and the file's counts now. */
+const fileComments = {
+  seq: z.number().int(),
+  ts: z.number(),
+  fileId: z.string(),
+  messageId: z.string(),
+  commentCount: z.number().int().min(0),
+  lastCommentAt: z.number().nullable(),
+};
+
 /** Events in a room's log. Each has the room's next `seq` and a server timestamp. */
 export const RoomEvent = z.discriminatedUnion("type", [
   z.object({ type: z.literal("message"), seq: z.number().int(), ts: z.number(), message: Message }),
@@ -127,6 +137,13 @@ export const RoomEvent = z.discriminatedUnion("type", [
     replyCount: z.number().int().min(0),
     lastReplyAt: z.number().nullable(),
   }),
+  /**
+   * A comment on a file was stored: its `message` event carries the comment (a thread reply whose
+   * `threadOf` is the file's id); this one carries the file's new live count (absolute, like `thread_updated`).
+   */
+  z.object({ ...fileComments, type: z.literal("file_comment_added") }),
+  /** A comment on a file was deleted: the file's new live count. */
+  z.object({ ...fileComments, type: z.literal("file_comment_removed") }),
 ]);
 export type RoomEvent = z.infer<typeof RoomEvent>;
 export type RoomEventType = RoomEvent["type"];

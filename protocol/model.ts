@@ -302,11 +302,29 @@ export const FileInfo = z.object({
   /** Who stored this version (absent: the uploader) — the uploader or the room's owner. */
   version_uploaded_by: z.string().optional(),
   version_uploader_id: z.string().optional(),
+  /**
+   * Live comments on the file (its thread; absent: 0). Lists carry the room's count;
+   * a change arrives as `file_comment_added` / `file_comment_removed`.
+   */
+  comments: z.number().int().min(0).optional(),
 });
 export type FileInfo = z.infer<typeof FileInfo>;
 
 /** `GET /api/files/:id?version=n` (and `…/thumbnail?version=n`): that version instead of the latest. */
 export const FileVersionQuery = z.object({ version: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional() });
+
+/** `POST /api/files/:id/comments`: a comment (idempotent by `clientId`, like a message). */
+export const CommentBody = z.object({ clientId: ClientId, text: MessageText });
+
+/** `GET /api/files/:id/comments?after=&limit=`: the file's comments after `after` (a seq), oldest first. */
+export const CommentsQuery = z.object({
+  after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  limit: z.coerce.number().int().min(1).max(200).optional(),
+});
+
+/** The answer of `GET /api/files/:id/comments`: the file as listed, its comments (messages), `hasMore` when newer ones exist. */
+export const FileComments = z.object({ file: FileInfo, messages: z.array(Message), hasMore: z.boolean() });
+export type FileComments = z.infer<typeof FileComments>;
 
 /** `GET /api/files/:id/versions`: every version of the file, newest first. */
 export const FileVersions = z.object({ versions: z.array(FileInfo) });

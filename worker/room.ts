@@ -210,6 +210,19 @@ export class Room extends SocketObject<Attachment> {
     return { ok: true, parent: withReactions!, ...this.log.replies(parentId, after, limit) };
   }
 
+  /** A file's comments (its thread) after `after`, oldest first; not_found unless a live file of this room. */
+  fileComments(fileId: string, after: number, limit: number): ({ ok: true; count: number } & ReturnType<EventLog["replies"]>) | Failure {
+    this.meter.count("requests");
+    if (!this.log.fileLive(fileId)) return { ok: false, code: "not_found", message: "That file does not exist" };
+    return { ok: true, count: this.log.threads.fileCounts([fileId])[fileId] ?? 0, ...this.log.replies(fileId, after, limit) };
+  }
+
+  /** The live comment counts of these files (a files list's numbers; files without comments are left out). */
+  commentCounts(fileIds: string[]): Record<string, number> {
+    this.meter.count("requests");
+    return this.log.threads.fileCounts(fileIds);
+  }
+
   eventsAfter(after: number) {
     this.meter.count("requests");
     return this.log.eventsAfter(after);

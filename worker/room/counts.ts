@@ -6,7 +6,8 @@
  * unread(u) = items (messages, uploads and new file versions) after u's cursor, not u's own, not
  * deleted — where a thread reply counts only for its audience: the parent's
  * author, whoever had replied in that thread before it (a participant from
- * their first reply on, room/threads.ts), and the members it mentions.
+ * their first reply on, room/threads.ts), and the members it mentions; a
+ * comment on a file is a reply whose parent's author is the file's uploader.
  * mentions(u) = live messages after u's cursor that mention u (room/mentions.ts:
  * a deleted message keeps no mention rows, and the author is never mentioned).
  * A mention is therefore always also an unread item.
@@ -51,7 +52,11 @@ export function countables(sql: Sql, after: number): Item[] {
   const participants = new Map<string, { userId: string; since: number }[]>();
   if (threads.length) {
     const ids = JSON.stringify(threads);
-    for (const p of sql.exec<{ id: string; user_id: string }>("SELECT id, user_id FROM messages WHERE id IN (SELECT value FROM json_each(?))", ids)) {
+    // A parent is a message, or a file (its comments: the uploader is the parent's author).
+    for (const p of sql.exec<{ id: string; user_id: string }>(
+      "SELECT id, user_id FROM messages WHERE id IN (SELECT value FROM json_each(?1)) UNION ALL SELECT id, user_id FROM files WHERE id IN (SELECT value FROM json_each(?1))",
+      ids,
+    )) {
       parentAuthor.set(p.id, p.user_id);
     }
     for (const t of sql.exec<{ parent_id: string; user_id: string; since_seq: number }>(
@@ -117,6 +122,7 @@ export function unreadAfter(sql: Sql, cursor: number, userId: string): number {
       `SELECT (SELECT COUNT(*) FROM messages m WHERE m.seq > ?1 AND m.user_id != ?2 AND m.deleted_at IS NULL AND (
                  m.thread_of IS NULL
                  OR EXISTS (SELECT 1 FROM messages p WHERE p.id = m.thread_of AND p.user_id = ?2)
+                 OR EXISTS (SELECT 1 FROM files p WHERE p.id = m.thread_of AND p.user_id = ?2)
                  OR EXISTS (SELECT 1 FROM thread_participants t WHERE t.parent_id = m.thread_of AND t.user_id = ?2 AND t.since_seq < m.seq)
                  OR EXISTS (SELECT 1 FROM mentions x WHERE x.seq = m.seq AND x.user_id = ?2)))
             + (SELECT COUNT(*) FROM files WHERE seq > ?1 AND user_id != ?2 AND deleted = 0)

@@ -18,7 +18,7 @@ import { countables, type Item, unreadAfter } from "./counts";
 import { Mentions } from "./mentions";
 import { Reactions } from "./reactions";
 import { MessageIndex } from "./search";
-import { type ThreadCounts, Threads } from "./threads";
+import { type Parent, type ThreadCounts, Threads } from "./threads";
 
 export type { Item };
 
@@ -177,12 +177,7 @@ export class EventLog {
     this.sql.exec("UPDATE messages SET text = NULL, deleted_at = ? WHERE id = ?", now, message.id);
     this.reactions.removeAll(message.id);
     this.mentions.removeAll(message.seq);
-    this.sql.exec(
-      `UPDATE events SET data = json_set(data, '$.message.text', json('null'), '$.message.deletedAt', ?)
-       WHERE type = 'message_edited' AND json_extract(data, '$.message.id') = ?`,
-      now,
-      message.id,
-    );
+    this.#scrubEdits(message.id, now);
     return this.append({ type: "message_deleted", messageId: message.id, userId: message.userId }, now);
   }
 
@@ -202,9 +197,48 @@ export class EventLog {
     return { messages: this.reactions.attach(rows.slice(0, limit).map(toMessage)), hasMore: rows.length > limit };
   }
 
-  /** A reply was stored or deleted: the parent's new counts, as a `thread_updated` event. */
-  threadUpdated(parentId: string, counts: ThreadCounts, now: number): RoomEvent {
-    return this.append({ type: "thread_updated", messageId: parentId, ...counts }, now);
+  /**
+   * Reply `replyId` was stored (`added`) or deleted: the parent's new counts, as a `thread_updated`
+   * event — or for a file's comments `file_comment_added` / `file_comment_removed`.
+   */
+  threadChanged(parent: Parent, counts: ThreadCounts, replyId: string, added: boolean, now: number): RoomEvent {
+    if (parent.kind !== "file") return this.append({ type: "thread_updated", messageId: parent.id, ...counts }, now);
+    const body = { fileId: parent.id, messageId: replyId, commentCount: counts.replyCount, lastCommentAt: counts.lastReplyAt };
+    return this.append({ type: added ? "file_comment_added" : "file_comment_removed", ...body }, now);
+  }
+
+  /** A thread's parent: a message of this room, or a live file of it (its comments); undefined otherwise. */
+  parentOf(id: string): (Parent & { deleted: boolean; threadOf: string | null }) | undefined {
+    const m = this.messageById(id);
+    if (m) return { id, userId: m.userId, kind: "message", deleted: m.deletedAt !== null, threadOf: m.threadOf ?? null };
+    const f = this.sql.exec<{ user_id: string; deleted: number }>("SELECT user_id, deleted FROM files WHERE id = ?", id).toArray()[0];
+    return f && { id, userId: f.user_id, kind: "file", deleted: f.deleted !== 0, threadOf: null };
+  }
+
+  /** The live replies of a thread (a deleted file's comments, before they go). */
+  liveReplies(parentId: string): Message[] {
+    return this.sql.exec<MessageRow>("SELECT * FROM messages WHERE thread_of = ? AND deleted_at IS NULL ORDER BY seq", parentId).toArray().map(toMessage);
+  }
+
+  /** Erase these replies' text, reactions and mentions at once (their file was deleted; no event each: `file_deleted` says it). */
+  eraseReplies(replies: readonly Message[], now: number): void {
+    for (const m of replies) {
+      if (m.text !== null) this.index.changing(m.seq, m.text);
+      this.reactions.removeAll(m.id);
+      this.mentions.removeAll(m.seq);
+      this.sql.exec("UPDATE messages SET text = NULL, deleted_at = ? WHERE id = ?", now, m.id);
+      this.#scrubEdits(m.id, now);
+    }
+  }
+
+  /** The stored edits of a deleted message keep no text either. */
+  #scrubEdits(messageId: string, now: number): void {
+    this.sql.exec(
+      `UPDATE events SET data = json_set(data, '$.message.text', json('null'), '$.message.deletedAt', ?)
+       WHERE type = 'message_edited' AND json_extract(data, '$.message.id') = ?`,
+      now,
+      messageId,
+    );
   }
 
   // ------------------------------------------------------------ files

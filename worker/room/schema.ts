@@ -126,4 +126,14 @@ CREATE TABLE file_versions (
 );
 `;
 
-export const ROOM_MIGRATIONS: readonly string[] = [V1, V2, V3, V4, V5, V6, V7];
+/**
+ * 8 — comments on files (issue #16): a file's comments are the thread on its
+ * timeline entry (messages with `thread_of` = the file's id, room/threads.ts);
+ * the file keeps the live count, like a parent message.
+ */
+const V8 = `
+ALTER TABLE files ADD COLUMN reply_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE files ADD COLUMN last_reply_at INTEGER;
+`;
+
+export const ROOM_MIGRATIONS: readonly string[] = [V1, V2, V3, V4, V5, V6, V7, V8];

@@ -13,6 +13,11 @@
  *
  * Cost of a reply beyond a message's: the parent's row, the thread index
  * entry, the `thread_updated` event, and a participant row the first time.
+ *
+ * A file's comments (issue #16) are the thread on its timeline entry: the
+ * same replies, audience and participants, with the file's id as
+ * `thread_of`; the live count is kept on the room's `files` row and each
+ * change is a `file_comment_added` / `file_comment_removed` event instead.
  */
 import type { Sql } from "../lib/meter";
 
@@ -20,6 +25,8 @@ import type { Sql } from "../lib/meter";
 export interface Parent {
   id: string;
   userId: string;
+  /** What the thread hangs on: a top-level message (absent) or a shared file. */
+  kind?: "message" | "file";
 }
 
 export interface ThreadCounts {
@@ -47,22 +54,35 @@ export class Threads {
   }
 
   /** A reply sent at `at` was stored. */
-  replyAdded(parentId: string, at: number): ThreadCounts {
+  replyAdded(parent: Parent, at: number): ThreadCounts {
     return this.#counts(
-      "UPDATE messages SET reply_count = reply_count + 1, last_reply_at = MAX(COALESCE(last_reply_at, 0), ?2) WHERE id = ?1 RETURNING reply_count, last_reply_at",
-      parentId,
+      `UPDATE ${table(parent)} SET reply_count = reply_count + 1, last_reply_at = MAX(COALESCE(last_reply_at, 0), ?2) WHERE id = ?1 RETURNING reply_count, last_reply_at`,
+      parent.id,
       at,
     );
   }
 
   /** A reply was deleted (call after its `deleted_at` is set). */
-  replyRemoved(parentId: string): ThreadCounts {
+  replyRemoved(parent: Parent): ThreadCounts {
     return this.#counts(
-      `UPDATE messages SET reply_count = MAX(reply_count - 1, 0),
+      `UPDATE ${table(parent)} SET reply_count = MAX(reply_count - 1, 0),
          last_reply_at = (SELECT MAX(created_at) FROM messages WHERE thread_of = ?1 AND deleted_at IS NULL)
        WHERE id = ?1 RETURNING reply_count, last_reply_at`,
-      parentId,
+      parent.id,
     );
+  }
+
+  /** The live comment counts of these files (absent: none, or not a file here). */
+  fileCounts(fileIds: readonly string[]): Record<string, number> {
+    const out: Record<string, number> = {};
+    if (!fileIds.length) return out;
+    for (const r of this.sql.exec<{ id: string; reply_count: number }>(
+      "SELECT id, reply_count FROM files WHERE id IN (SELECT value FROM json_each(?)) AND deleted = 0 AND reply_count > 0",
+      JSON.stringify(fileIds),
+    )) {
+      out[r.id] = r.reply_count;
+    }
+    return out;
   }
 
   #counts(query: string, ...bindings: unknown[]): ThreadCounts {
@@ -70,3 +90,6 @@ export class Threads {
     return { replyCount: row.reply_count, lastReplyAt: row.last_reply_at };
   }
 }
+
+/** The table holding a parent's counts (a constant, never input). */
+const table = (parent: Parent): "messages" | "files" => (parent.kind === "file" ? "files" : "messages");

@@ -82,9 +82,10 @@ export class RoomWrites {
     // A retry of a stored send is answered with the original, without spending a token.
     const original = log.messageByClientId(actor.id, clientId);
     if (original) return { ok: true, message: original, seq: original.seq, duplicate: true };
-    const parent = threadOf === undefined ? undefined : log.messageById(threadOf);
+    // A thread hangs on a live top-level message or, for a file's comments, a live file of this room.
+    const parent = threadOf === undefined ? undefined : log.parentOf(threadOf);
     if (threadOf !== undefined) {
-      if (!parent || parent.deletedAt !== null) return { ok: false, code: "not_found", message: "The message you are replying to does not exist" };
+      if (!parent || parent.deleted) return { ok: false, code: "not_found", message: "The message or file you are replying to does not exist in this room" };
       if (parent.threadOf) return { ok: false, code: "bad_request", message: "Reply in the thread of the first message, not to a reply" };
     }
     const wait = this.#sends.take(actor.id, now);
@@ -98,7 +99,7 @@ export class RoomWrites {
       if (parent) {
         item.audience = log.threads.audience(parent, message.seq, mentioned);
         log.threads.join(parent, actor.id, message.seq);
-        events.push(log.threadUpdated(parent.id, log.threads.replyAdded(parent.id, now), now));
+        events.push(log.threadChanged(parent, log.threads.replyAdded(parent, now), message.id, true, now));
       }
       const changed = members.itemAdded(item);
       return { message, events, changed: [...changed, ...this.#catchUp(actor.id, message.seq)] };
@@ -124,7 +125,7 @@ export class RoomWrites {
   }
 
   #parentOf(id: string): Parent {
-    return this.d.log.messageById(id) ?? { id, userId: "" };
+    return this.d.log.parentOf(id) ?? { id, userId: "" };
   }
 
   edit(actor: Actor, messageId: string, text: string): { ok: true; event: RoomEvent | null; message: Message } | Failure {
@@ -166,7 +167,8 @@ export class RoomWrites {
       const now = Date.now();
       const item = this.#item(message, log.mentions.of(message.seq));
       const event = log.deleteMessage(message, now);
-      const thread = message.threadOf ? log.threadUpdated(message.threadOf, log.threads.replyRemoved(message.threadOf), now) : null;
+      const parent = message.threadOf ? this.#parentOf(message.threadOf) : null;
+      const thread = parent ? log.threadChanged(parent, log.threads.replyRemoved(parent), message.id, false, now) : null;
       return { event, thread, changed: members.itemRemoved(item) };
     });
     const preview = this.d.latest.changed({ ...message, text: null, deletedAt: event.ts });
@@ -265,12 +267,17 @@ export class RoomWrites {
     return { ok: true, seq: event.seq, duplicate: false };
   }
 
-  /** `file_deleted`: every member's Files list drops it live (its versions' items go with it). */
+  /** `file_deleted`: every member's Files list drops it live (its versions' and comments' items go with it, and the comments' text). */
   removeFile(fileId: string): number | null {
+    const { log } = this.d;
     const res = this.d.write(() => {
-      const gone = this.d.log.deleteFile(fileId, Date.now());
+      const comments = log.fileLive(fileId) ? log.liveReplies(fileId) : [];
+      const commentItems = comments.map((m) => this.#item(m, log.mentions.of(m.seq)));
+      const now = Date.now();
+      const gone = log.deleteFile(fileId, now);
       if (!gone) return null;
-      const changed = new Set(gone.items.flatMap((item) => this.d.members.itemRemoved(item)));
+      log.eraseReplies(comments, now);
+      const changed = new Set([...gone.items, ...commentItems].flatMap((item) => this.d.members.itemRemoved(item)));
       return { event: gone.event, changed: [...changed] };
     });
     if (!res) return null;

@@ -36,7 +36,7 @@ const STATUS: Record<Failure["code"], ContentfulStatusCode> = {
 };
 
 /** Turn a Room's failure into the standard HTTP error. */
-function fail(f: Failure): never {
+export function roomFailure(f: Failure): never {
   const headers: Record<string, string> = f.retryAfter ? { "Retry-After": String(f.retryAfter) } : {};
   throw apiError(STATUS[f.code], f.code, f.message, headers);
 }
@@ -74,7 +74,7 @@ export const timeline = new Hono<AppEnv>()
     const room = c.env.ROOM.getByName(c.var.membership.room.id);
     if (thread === undefined) return c.json((await room.history(before, limit)) satisfies HistoryPage);
     const res = await room.thread(thread, after ?? 0, limit);
-    if (!res.ok) fail(res);
+    if (!res.ok) roomFailure(res);
     return c.json({ parent: res.parent, messages: res.messages, hasMore: res.hasMore } satisfies HistoryPage);
   })
   .get("/:id/events", requireMembership(), query(EventsQuery), async (c) => {
@@ -87,29 +87,29 @@ export const timeline = new Hono<AppEnv>()
   .post("/:id/messages", requireMembership(), ...jsonBody(SendMessageBody), async (c) => {
     const { clientId, text, threadOf } = c.req.valid("json");
     const res = await c.env.ROOM.getByName(c.var.membership.room.id).sendMessage(c.var.auth.user, clientId, text, threadOf);
-    if (!res.ok) fail(res);
+    if (!res.ok) roomFailure(res);
     return c.json({ message: res.message, seq: res.seq, duplicate: res.duplicate } satisfies SendResult, res.duplicate ? 200 : 201);
   })
   .post("/:id/read", requireMembership(), ...jsonBody(ReadBody), async (c) => {
     const res = await c.env.ROOM.getByName(c.var.membership.room.id).markRead(c.var.auth.user, c.req.valid("json").seq);
-    if (!res.ok) fail(res);
+    if (!res.ok) roomFailure(res);
     return c.json({ readSeq: res.readSeq, unread: res.unread, changed: res.changed } satisfies ReadReply);
   })
   .post("/:id/unread", requireMembership(), ...jsonBody(MarkUnreadBody), async (c) => {
     const res = await c.env.ROOM.getByName(c.var.membership.room.id).markRead(c.var.auth.user, c.req.valid("json").seq, true);
-    if (!res.ok) fail(res);
+    if (!res.ok) roomFailure(res);
     return c.json({ readSeq: res.readSeq, unread: res.unread, changed: res.changed } satisfies ReadReply);
   })
   .patch("/:id/messages/:messageId", requireMembership(), ...jsonBody(EditMessageBody), async (c) => {
     const room = c.env.ROOM.getByName(c.var.membership.room.id);
     const res = await room.editMessage(c.var.auth.user, c.req.param("messageId"), c.req.valid("json").text);
-    if (!res.ok) fail(res);
+    if (!res.ok) roomFailure(res);
     return c.json({ message: res.message satisfies Message });
   })
   .post("/:id/messages/:messageId/reactions", requireMembership(), ...jsonBody(ReactionBody), async (c) => {
     const room = c.env.ROOM.getByName(c.var.membership.room.id);
     const res = await room.react(c.var.auth.user, c.req.param("messageId"), c.req.valid("json").emoji, true);
-    if (!res.ok) fail(res);
+    if (!res.ok) roomFailure(res);
     return c.json({ reactions: res.reactions satisfies Reaction[] }, res.event ? 201 : 200);
   })
   .delete("/:id/messages/:messageId/reactions/:emoji", requireMembership(), async (c) => {
@@ -118,11 +118,11 @@ export const timeline = new Hono<AppEnv>()
     if (!emoji.success) throw apiError(400, "bad_request", "A reaction is one emoji");
     const room = c.env.ROOM.getByName(c.var.membership.room.id);
     const res = await room.react(c.var.auth.user, c.req.param("messageId"), emoji.data, false);
-    if (!res.ok) fail(res);
+    if (!res.ok) roomFailure(res);
     return c.json({ reactions: res.reactions satisfies Reaction[] });
   })
   .delete("/:id/messages/:messageId", requireMembership(), async (c) => {
     const res = await c.env.ROOM.getByName(c.var.membership.room.id).deleteMessage(c.var.auth.user, c.req.param("messageId"));
-    if (!res.ok) fail(res);
+    if (!res.ok) roomFailure(res);
     return c.body(null, 204);
   });
