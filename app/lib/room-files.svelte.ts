@@ -2,7 +2,8 @@
  * A room's shared files — the one list of them on a room page, owned by its
  * {@link RoomState} (the message list shows them among the messages, the
  * Files panel lists them): newest first and never twice, from the snapshot,
- * then kept current by `file_uploaded` / `file_deleted` events and my own
+ * then kept current by `file_uploaded` / `file_version_added` /
+ * `file_deleted` events (and the comment counts by `file_comment_*`) and my own
  * uploads' replies, with older pages fetched on demand (`next`).
  *
  * A search (on the server: name, description or uploader) and a type filter
@@ -165,8 +166,11 @@ export class RoomFiles {
    * that version (same place: the list is ordered by the file's first
    * upload) and is NEW again for 5 s, as an upload is.
    */
-  applyVersion(file: FileInfo, now: number = Date.now()): void {
-    if (file.room_id !== this.#roomId && this.#roomId !== "") return;
+  applyVersion(version: FileInfo, now: number = Date.now()): void {
+    if (version.room_id !== this.#roomId && this.#roomId !== "") return;
+    // A version is the same file: its comments stay.
+    const comments = this.#all.files.find((f) => f.file_id === version.file_id)?.comments;
+    const file = comments === undefined ? version : { ...version, comments };
     const all = insert(without(this.#all, file.file_id), file);
     if (all) this.#all = all;
     if (this.#found) {
@@ -174,6 +178,16 @@ export class RoomFiles {
       this.#found = matches(file, this.#query, this.#type) ? (insert(rest, file) ?? rest) : rest;
     }
     this.#mark(file.file_id, now + NEW_FOR_MS);
+  }
+
+  /** A file's live comment count (`file_comment_added` / `_removed`: absolute, so a repeat changes nothing). */
+  applyComments(fileId: string, count: number): void {
+    const set = (list: Listing): Listing =>
+      list.files.some((f) => f.file_id === fileId && (f.comments ?? 0) !== count)
+        ? { ...list, files: list.files.map((f) => (f.file_id === fileId ? { ...f, comments: count } : f)) }
+        : list;
+    this.#all = set(this.#all);
+    if (this.#found) this.#found = set(this.#found);
   }
 
   /** A file was deleted: take it off the lists. */

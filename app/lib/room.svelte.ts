@@ -301,6 +301,10 @@ export class RoomState {
       case "file_deleted":
         this.sharedFiles.applyDeleted(event.file_id);
         break;
+      case "file_comment_added":
+      case "file_comment_removed":
+        this.sharedFiles.applyComments(event.fileId, event.commentCount);
+        break;
       case "member_joined":
         this.#upsertMember(event.member);
         // A new member starts with everything before their joining read (as a later snapshot says).
@@ -374,6 +378,15 @@ export class RoomState {
   openThread(messageId: string): ThreadState {
     if (this.thread?.parentId === messageId) return this.thread;
     const t = new ThreadState(this.id, messageId);
+    this.thread = t;
+    void t.load();
+    return t;
+  }
+
+  /** Open a file's comments: the thread on its timeline entry, in the same panel. */
+  openComments(file: FileInfo): ThreadState {
+    if (this.thread?.parentId === file.file_id) return this.thread;
+    const t = ThreadState.forFile(this.id, file);
     this.thread = t;
     void t.load();
     return t;

@@ -5,8 +5,12 @@
  * `thread_updated` events here). A reply is sent over HTTP with `threadOf`
  * and a client id, so a retry is never a second reply; it shows as pending
  * until the server has it.
+ *
+ * A file's comments are the same thread, hung on the file instead of a
+ * message ({@link ThreadState.forFile}): `file` holds the file as listed, kept
+ * live by its version and comment events, and `gone` is set when it is deleted.
  */
-import { type Message, type RoomEvent, SendResult } from "#protocol";
+import { FileComments, type FileInfo, type Message, type RoomEvent, SendResult } from "#protocol";
 import { HistoryPage } from "#protocol";
 import { errorMessage, request } from "./http.ts";
 import { applyReaction } from "./reactions.ts";
@@ -20,8 +24,20 @@ export interface PendingReply {
   error: string | null;
 }
 
+/** A page of a thread: replies after a seq, and what they hang on (a message, or a file). */
+export interface ThreadPage {
+  messages: Message[];
+  hasMore: boolean;
+  parent?: Message | undefined;
+  file?: FileInfo | undefined;
+}
+
 export class ThreadState {
   parent = $state.raw<Message | null>(null);
+  /** For a file's comments: the file (its latest version, with its comment count). */
+  file = $state.raw<FileInfo | null>(null);
+  /** The file was deleted: its comments are gone, and no more can be added. */
+  gone = $state(false);
   replies = $state.raw<Message[]>([]);
   pending = $state.raw<PendingReply[]>([]);
   status = $state<"loading" | "ready" | "error">("loading");
@@ -30,11 +46,24 @@ export class ThreadState {
   constructor(
     readonly roomId: string,
     readonly parentId: string,
-    private readonly fetchPage = (after: number) =>
+    private readonly fetchPage = (after: number): Promise<ThreadPage> =>
       request("GET", `/api/rooms/${enc(roomId)}/messages?thread=${enc(parentId)}&after=${after}&limit=${PAGE}`, HistoryPage),
     private readonly post = (clientId: string, text: string) =>
       request("POST", `/api/rooms/${enc(roomId)}/messages`, SendResult, { clientId, text, threadOf: parentId }),
   ) {}
+
+  /** A file's comments: its thread, through `GET/POST /api/files/:id/comments`. */
+  static forFile(roomId: string, file: FileInfo): ThreadState {
+    const base = `/api/files/${enc(file.file_id)}/comments`;
+    const t = new ThreadState(
+      roomId,
+      file.file_id,
+      (after) => request("GET", `${base}?after=${after}&limit=${PAGE}`, FileComments),
+      (clientId, text) => request("POST", base, SendResult, { clientId, text }),
+    );
+    t.file = file;
+    return t;
+  }
 
   /** Load the whole thread (page by page, oldest first). */
   async load(): Promise<void> {
@@ -46,6 +75,7 @@ export class ThreadState {
       for (;;) {
         const page = await this.fetchPage(after);
         if (page.parent) this.parent = page.parent;
+        if (page.file) this.file = page.file;
         all.push(...page.messages);
         if (!page.hasMore || !page.messages.length) break;
         after = page.messages.at(-1)!.seq;
@@ -79,6 +109,20 @@ export class ThreadState {
       case "thread_updated":
         if (event.messageId === this.parentId && this.parent) {
           this.parent = { ...this.parent, replyCount: event.replyCount, lastReplyAt: event.lastReplyAt };
+        }
+        break;
+      case "file_comment_added":
+      case "file_comment_removed":
+        if (event.fileId === this.parentId && this.file) this.file = { ...this.file, comments: event.commentCount };
+        break;
+      case "file_version_added":
+        if (event.file.file_id === this.parentId && this.file) this.file = { ...event.file, comments: this.file.comments };
+        break;
+      case "file_deleted":
+        if (event.file_id === this.parentId) {
+          this.gone = true;
+          this.replies = [];
+          this.pending = [];
         }
         break;
     }

@@ -109,3 +109,24 @@ describe("RoomFiles.applyVersion (file_version_added)", () => {
     expect(files.isNew(a.file_id)).toBe(false);
   });
 });
+
+describe("RoomFiles.applyComments (file_comment_added / _removed)", () => {
+  it("sets the listed file's live count (absolute: a repeat changes nothing), and a new version keeps it", () => {
+    const a = file("a.txt", "text/plain");
+    const b = file("b.txt", "text/plain", { comments: 3 });
+    const files = new RoomFiles();
+    files.setFromSnapshot([b, a], "r1");
+    files.applyComments(a.file_id, 1);
+    files.applyComments(a.file_id, 1);
+    expect(files.files.map((f) => [f.filename, f.comments ?? 0])).toEqual([
+      ["b.txt", 3],
+      ["a.txt", 1],
+    ]);
+    const before = files.all;
+    files.applyComments("unknown", 4);
+    expect(files.all).toBe(before);
+    files.applyComments(b.file_id, 2);
+    files.applyVersion({ ...b, comments: undefined, filename: "b-v2.txt", version: 2, seq: 9 });
+    expect(files.files.find((f) => f.file_id === b.file_id)).toMatchObject({ filename: "b-v2.txt", comments: 2 });
+  });
+});

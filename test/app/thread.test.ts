@@ -1,6 +1,6 @@
 /** One open thread (app/lib/thread.svelte.ts): paging in, live events, replies with a client id. */
-import { describe, expect, it } from "vitest";
-import type { HistoryPage, Message, RoomEvent, SendResult } from "#protocol";
+import { describe, expect, it, vi } from "vitest";
+import type { FileComments, FileInfo, HistoryPage, Message, RoomEvent, SendResult } from "#protocol";
 import { ApiError } from "#lib/http.ts";
 import { ThreadState } from "#lib/thread.svelte.ts";
 
@@ -101,5 +101,55 @@ describe("ThreadState", () => {
     await t.send("drop me", "client-3");
     t.discard("client-3");
     expect(t.pending).toEqual([]);
+  });
+});
+
+describe("ThreadState for a file's comments", () => {
+  const f: FileInfo = {
+    file_id: "f1",
+    room_id: "room",
+    filename: "plan.txt",
+    file_type: "text/plain",
+    file_size: 4,
+    uploaded_by: "ann",
+    uploader_id: "u1",
+    uploaded_at: 1,
+    description: "",
+    has_thumbnail: false,
+    seq: 3,
+  };
+  const comment = (seq: number) => msg(seq, { threadOf: "f1", text: `comment ${seq}` });
+
+  it("loads through the file's comments endpoint and follows the file's comment, version and deletion events", async () => {
+    const urls: string[] = [];
+    vi.stubGlobal("fetch", async (input: string) => {
+      urls.push(input);
+      const page: FileComments = { file: { ...f, comments: 1 }, messages: [comment(4)], hasMore: false };
+      return new Response(JSON.stringify(page), { headers: { "Content-Type": "application/json" } });
+    });
+    try {
+      const t = ThreadState.forFile("room", f);
+      expect(t.file?.filename).toBe("plan.txt");
+      await t.load();
+      expect(urls).toEqual(["/api/files/f1/comments?after=0&limit=100"]);
+      expect(t.file?.comments).toBe(1);
+      const events: RoomEvent[] = [
+        { type: "message", seq: 5, ts: 5, message: comment(5) },
+        { type: "file_comment_added", seq: 6, ts: 6, fileId: "f1", messageId: "m5", commentCount: 2, lastCommentAt: 5000 },
+        { type: "file_comment_added", seq: 7, ts: 7, fileId: "other", messageId: "x", commentCount: 9, lastCommentAt: 1 },
+        { type: "file_version_added", seq: 8, ts: 8, file: { ...f, filename: "plan-v2.txt", version: 2, seq: 8 } },
+      ];
+      for (const e of events) t.apply(e);
+      expect(t.replies.map((r) => r.seq)).toEqual([4, 5]);
+      expect(t.file).toMatchObject({ filename: "plan-v2.txt", version: 2, comments: 2 });
+      t.apply({ type: "file_comment_removed", seq: 9, ts: 9, fileId: "f1", messageId: "m4", commentCount: 1, lastCommentAt: 5000 });
+      expect(t.file?.comments).toBe(1);
+      expect(t.gone).toBe(false);
+      t.apply({ type: "file_deleted", seq: 10, ts: 10, file_id: "f1", uploader_id: "u1" });
+      expect(t.gone).toBe(true);
+      expect(t.replies).toEqual([]);
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 });

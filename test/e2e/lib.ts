@@ -84,3 +84,22 @@ export async function apiCall(page: Page, method: string, path: string, data?: u
   assert.ok(res.ok(), `${method} ${path}: ${res.status()} ${await res.text()}`);
   return res.status() === 204 ? null : res.json();
 }
+
+/** `owner` creates the room `name` in the UI, opens it and adds `members` (each then opens it too); answers its id. */
+export async function roomWith(owner: Person, name: string, members: Person[]): Promise<string> {
+  await owner.page.getByTestId("room-name-input").fill(name);
+  await owner.page.getByTestId("room-create").click();
+  const link = owner.page.getByTestId("room-link").filter({ hasText: name });
+  await link.waitFor();
+  const roomId = (await link.getAttribute("data-room-id")) ?? "";
+  await link.click();
+  await owner.page.waitForURL(`**/rooms/${roomId}`);
+  for (const m of members) {
+    await owner.page.getByTestId("member-username").fill(m.name);
+    await owner.page.getByTestId("member-add").click();
+    await owner.page.getByTestId("member").filter({ hasText: m.name }).waitFor();
+    await m.page.goto(`/rooms/${roomId}`);
+    await m.page.getByTestId("room-title").waitFor();
+  }
+  return roomId;
+}

@@ -5,6 +5,7 @@
  */
 import { and, asc, eq, sql } from "drizzle-orm";
 import { Hono } from "hono";
+import { withCommentCounts } from "../files/comments";
 import { formerMembers, memberships, rooms, users } from "../db/schema";
 import { hubFor } from "../lib/hub";
 import { listFiles } from "../files/catalog";
@@ -59,7 +60,10 @@ export const roomsApi = new Hono<AppEnv>()
     }
     // The room's head first: files listed after it are at least as new, so nothing falls between.
     const timeline = await c.env.ROOM.getByName(room.id).snapshot(c.var.auth.user.id, 50);
-    const [members, filePage] = await Promise.all([listMembers(c.var.db, room.id), listFiles(c.var.db, room.id, { limit: 50 })]);
+    const [members, filePage] = await Promise.all([
+      listMembers(c.var.db, room.id),
+      listFiles(c.var.db, room.id, { limit: 50 }).then((page) => withCommentCounts(c.env, room.id, page)),
+    ]);
     return c.json({ room, role, members, ...timeline, files: filePage.files, muted: c.var.membership.muted } satisfies RoomSnapshot);
   })
   // My own settings for the room: muted (still counted; clients give it no notification or highlight, mentions excepted).
