@@ -45,7 +45,7 @@ import { Presence } from "./room/presence";
 import { Pushes } from "./room/pushes";
 import { type ReactOutcome, type ReadOutcome, RoomWrites, type SendOutcome } from "./room/writes";
 import { ROOM_MIGRATIONS } from "./room/schema";
-import { UPGRADE_HEADERS } from "./room/contract";
+import { handshake, identityOf } from "./room/upgrade";
 
 export type { Actor, Failure, ReactOutcome, ReadOutcome, SendOutcome };
 
@@ -328,12 +328,9 @@ export class Room extends SocketObject<Attachment> {
 
   async #upgrade(request: Request): Promise<Response> {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("Expected a WebSocket upgrade", { status: 426 });
-    const roomId = request.headers.get(UPGRADE_HEADERS.roomId);
-    const userId = request.headers.get(UPGRADE_HEADERS.userId);
-    const username = request.headers.get(UPGRADE_HEADERS.username);
-    const session = request.headers.get(UPGRADE_HEADERS.session);
-    const expiresAt = Number(request.headers.get(UPGRADE_HEADERS.expires));
-    if (!roomId || !userId || !username || !session || !Number.isSafeInteger(expiresAt)) return new Response("Missing identity", { status: 400 });
+    const who = identityOf(request);
+    if (!who) return new Response("Missing identity", { status: 400 });
+    const { roomId, userId, username, session, expiresAt } = who;
     // The room authorises its sockets from its own member list (D1's, as last synced); someone it does
     // not know is looked up in D1 once, so a member added a moment ago gets in.
     if (!this.members.get(userId)) await this.syncMembers(roomId);
@@ -345,20 +342,9 @@ export class Room extends SocketObject<Attachment> {
     if (refused) return new Response(null, { status: 101, webSocket: client });
     this.#alarm.atOrBefore(expiresAt);
 
-    const afterParam = new URL(request.url).searchParams.get("after");
-    const head = this.log.head();
-    send(server, { type: "hello", seq: head, userId, connectionId: att.connectionId });
-    let since: number | undefined;
-    if (afterParam !== null) {
-      const after = /^\d{1,15}$/.test(afterParam) ? Number(afterParam) : -1;
-      const replay = this.log.eventsAfter(after);
-      if (replay.ok) {
-        for (const event of replay.events) send(server, event);
-        since = after;
-      } else send(server, { type: "resync_required", seq: head });
-    }
-    send(server, { type: "receipts", receipts: this.members.receiptsSince(since) });
-    send(server, { type: "live", seq: head });
+    const log = this.log;
+    const source = { head: () => log.head(), eventsAfter: (after: number) => log.eventsAfter(after), receiptsSince: (since?: number) => this.members.receiptsSince(since) };
+    handshake(server, source, new URL(request.url).searchParams.get("after"), { userId, connectionId: att.connectionId });
     this.#presence.joined(userId, username);
     send(server, { type: "presence", users: this.presence() });
     for (const t of this.#activity.current(Date.now())) send(server, activityFrame(t, true));

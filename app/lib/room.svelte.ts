@@ -14,8 +14,8 @@ import { api, type RoomInfo } from "./api.ts";
 import { type Names, nameIndex } from "./display-names.ts";
 import { ApiError, errorMessage } from "./http.ts";
 import { ReadState } from "./read-state.svelte.ts";
-import { applyReaction } from "./reactions.ts";
-import { ThreadState } from "./thread.svelte.ts";
+import { applyReaction, setReaction } from "./reactions.ts";
+import { OpenThread } from "./thread.svelte.ts";
 import { ReadTracker, type UnreadItems } from "./read-tracker.svelte.ts";
 import { RoomFiles } from "./room-files.svelte.ts";
 import { UnreadDivider } from "./unread-divider.svelte.ts";
@@ -52,6 +52,8 @@ export class RoomState {
   #me = "";
   /** Everyone's read cursors, mine included. */
   readonly reads = new ReadState();
+  /** The thread (or a file's comments) open beside the room. */
+  readonly threads = new OpenThread(() => this.id);
   /** The room's shared files (the one list of them: the message list and the Files panel show it). */
   readonly sharedFiles = new RoomFiles();
   /** Reading marks read: what the message list and the Files panel show while I look (over HTTP, see read-tracker). */
@@ -146,7 +148,7 @@ export class RoomState {
     this.#members = [];
     this.#deleted = [];
     this.#messages = [];
-    this.thread = null;
+    this.threads.close();
     this.#hasMore = false;
     this.#loadingOlder = false;
     this.#olderError = null;
@@ -269,7 +271,7 @@ export class RoomState {
   applyEvent(event: RoomEvent): ApplyResult {
     if (event.seq <= this.#seq) return "stale";
     if (event.seq !== this.#seq + 1) return "gap";
-    this.thread?.apply(event);
+    this.threads.apply(event);
     switch (event.type) {
       case "message":
         // A thread reply belongs to its thread (above), not to the main timeline.
@@ -371,31 +373,6 @@ export class RoomState {
     this.#members = this.#members.filter((m) => m.id !== userId);
   }
 
-  /** The thread open beside the room (one at a time), kept live by the room's events. */
-  thread = $state.raw<ThreadState | null>(null);
-
-  /** Open a message's thread (loading it); another one open closes. */
-  openThread(messageId: string): ThreadState {
-    if (this.thread?.parentId === messageId) return this.thread;
-    const t = new ThreadState(this.id, messageId);
-    this.thread = t;
-    void t.load();
-    return t;
-  }
-
-  /** Open a file's comments: the thread on its timeline entry, in the same panel. */
-  openComments(file: FileInfo): ThreadState {
-    if (this.thread?.parentId === file.file_id) return this.thread;
-    const t = ThreadState.forFile(this.id, file);
-    this.thread = t;
-    void t.load();
-    return t;
-  }
-
-  closeThread(): void {
-    this.thread = null;
-  }
-
   /**
    * Show a reaction change at once (mine, before the server answers; or undo it when it refused).
    * The room's own event for it changes nothing more: reactions apply as set operations.
@@ -403,6 +380,17 @@ export class RoomState {
   reactLocally(messageId: string, emoji: string, userId: string, on: boolean): void {
     const type = on ? "reaction_added" : "reaction_removed";
     this.#replace(messageId, (m) => ({ ...m, reactions: applyReaction(m.reactions, { type, emoji, userId }) }));
+  }
+
+  /** React (or take it back) as `me`: shown at once, undone if the server refuses (the refusal is thrown to the caller). */
+  async react(messageId: string, emoji: string, me: string, on: boolean): Promise<void> {
+    this.reactLocally(messageId, emoji, me, on);
+    try {
+      await setReaction(this.id, messageId, emoji, on);
+    } catch (err) {
+      this.reactLocally(messageId, emoji, me, !on);
+      throw err;
+    }
   }
 
   #replace(id: string, change: (m: Message) => Message): void {

@@ -164,3 +164,39 @@ export class ThreadState {
     this.replies = next;
   }
 }
+
+/**
+ * The thread open beside a room (one at a time: opening another closes it),
+ * kept live by the room's events (RoomState hands each one to {@link OpenThread.apply}).
+ */
+export class OpenThread {
+  current = $state.raw<ThreadState | null>(null);
+
+  constructor(private readonly roomId: () => string) {}
+
+  /** Open a message's thread (loading it). */
+  open(messageId: string): ThreadState {
+    return this.#show(messageId, () => new ThreadState(this.roomId(), messageId));
+  }
+
+  /** Open a file's comments: the thread on its timeline entry, in the same panel. */
+  openComments(file: FileInfo): ThreadState {
+    return this.#show(file.file_id, () => ThreadState.forFile(this.roomId(), file));
+  }
+
+  close(): void {
+    this.current = null;
+  }
+
+  apply(event: RoomEvent): void {
+    this.current?.apply(event);
+  }
+
+  #show(parentId: string, make: () => ThreadState): ThreadState {
+    if (this.current?.parentId === parentId) return this.current;
+    const t = make();
+    this.current = t;
+    void t.load();
+    return t;
+  }
+}
