@@ -1,14 +1,13 @@
 /**
- * Calls for a room's shared files: list/search and delete (JSON, through the
- * fetch wrapper in http.ts) and upload (multipart through XMLHttpRequest,
- * because fetch reports no upload progress).
+ * Calls for a room's shared files: list/search, delete and a file's versions
+ * (JSON, through the fetch wrapper in http.ts) and upload — of a file, or of
+ * a new version of one — (multipart through XMLHttpRequest, because fetch
+ * reports no upload progress).
  */
-import { ErrorBody, type FileCategory, FilesPage, UploadReply } from "#protocol";
+import { ErrorBody, type FileCategory, FilesPage, FileVersions, UploadReply } from "#protocol";
 import { ApiError, notifyUnauthorized, request, type RequestOptions } from "./http.ts";
 
 const enc = encodeURIComponent;
-
-/** The answer to an upload: the stored file, and whether it was a retry of one already stored. */
 
 /** Query for {@link listFiles}. */
 export interface FilesQueryInput {
@@ -24,6 +23,12 @@ export interface FilesQueryInput {
 
 /** The URL a file downloads from. */
 export const fileUrl = (fileId: string): string => `/api/files/${enc(fileId)}`;
+
+/** The URL version `n` of a file downloads from. */
+export const versionUrl = (fileId: string, n: number): string => `${fileUrl(fileId)}?version=${n}`;
+
+/** The URL a new version of a file is uploaded to, and its versions are listed at. */
+export const versionsUrl = (fileId: string): string => `/api/files/${enc(fileId)}/versions`;
 
 /** The URL of a file's thumbnail (only when it `has_thumbnail`). */
 export const thumbnailUrl = (fileId: string): string => `/api/files/${enc(fileId)}/thumbnail`;
@@ -80,9 +85,19 @@ export function deleteFile(fileId: string): Promise<void> {
   return request("DELETE", fileUrl(fileId), null);
 }
 
+/**
+ * Every version of a file, newest first.
+ * @throws {ApiError}
+ */
+export async function listVersions(fileId: string, options?: RequestOptions): Promise<FileVersions["versions"]> {
+  return (await request("GET", versionsUrl(fileId), FileVersions, undefined, options)).versions;
+}
+
 /** What to send in one upload. */
 export interface UploadInput {
   roomId: string;
+  /** Where to send it (default: the room's files); a new version goes to {@link versionsUrl}. */
+  url?: string;
   /** Made once per upload and kept for retries: a retry never stores a second copy. */
   clientId: string;
   file: File;
@@ -154,7 +169,7 @@ export function sendUpload(input: UploadInput): UploadRequest {
     xhr.onabort = () => reject(new DOMException("The upload was cancelled.", "AbortError"));
   });
 
-  xhr.open("POST", `/api/rooms/${enc(input.roomId)}/files`);
+  xhr.open("POST", input.url ?? `/api/rooms/${enc(input.roomId)}/files`);
   xhr.setRequestHeader("Accept", "application/json");
   xhr.send(form);
   return { done, abort: () => xhr.abort() };

@@ -469,6 +469,14 @@ describe("sendUpload", () => {
     await expect(req.done).resolves.toEqual({ file, duplicate: false });
   });
 
+  it("posts to `url` when one is given (a new version of a file), with the same fields", () => {
+    const xhr = stubXhr();
+    void sendUpload(input({ url: "/api/files/f%2F1/versions", description: "v2" })).done.catch(() => {});
+    expect(xhr().method).toBe("POST");
+    expect(xhr().url).toBe("/api/files/f%2F1/versions");
+    expect([...xhr().body!.keys()]).toEqual(["clientId", "description", "file"]);
+  });
+
   it("leaves out an empty description and a missing thumbnail", () => {
     const xhr = stubXhr();
     void sendUpload(input({ description: "", thumbnail: null })).done.catch(() => {});

@@ -1,14 +1,10 @@
 // Accessibility, measured (issue #14 item 7): axe-core in the browser on the sign-in page, the
 // rooms list and a room with messages and files, at desktop and phone sizes — no serious or
 // critical violations. (The keyboard-only walk is in keyboard.e2e.test.ts.)
-import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { after, before, test } from "node:test";
-import type { Browser, Page } from "playwright-core";
-import { apiCall, BASE_URL, launch, screenshot, TIMEOUT } from "./lib.ts";
+import type { Browser } from "playwright-core";
+import { apiCall, audit, BASE_URL, launch, screenshot, TIMEOUT } from "./lib.ts";
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const SIZES = [
   { name: "desktop", width: 1280, height: 800 },
   { name: "phone", width: 390, height: 844 },
@@ -22,36 +18,6 @@ after(async () => {
   await browser?.close();
 });
 
-interface Violation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: { target: string[] }[];
-}
-
-/** Run axe on the page as it is; fail on serious or critical violations, naming them. */
-async function audit(page: Page, where: string): Promise<void> {
-  // evaluate() runs outside the page's CSP, so axe needs no inline script.
-  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(AXE);
-  const { violations, passed } = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: Violation[]; passes: unknown[] }> } }).axe;
-    const result = await axe.run(document, { resultTypes: ["violations"] });
-    return {
-      passed: result.passes.length,
-      violations: result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) })),
-    };
-  });
-  // axe really checked this page (a run that failed to start would find nothing wrong, too).
-  assert.ok(passed >= 10, `${where}: axe ran only ${passed} passing rules`);
-  const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  assert.deepEqual(
-    bad.map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).slice(0, 4).join(", ")}`),
-    [],
-    `${where}: axe found serious or critical violations`,
-  );
-}
-
-/** An API call with the page's session (same origin, as the SPA makes it). */
 for (const size of SIZES) {
   test(`axe at ${size.width}×${size.height}: sign-in, rooms list, a room with messages and files — no serious or critical violations`, async () => {
     const context = await browser.newContext({ baseURL: BASE_URL, viewport: { width: size.width, height: size.height } });

@@ -1,6 +1,7 @@
 /** Playwright helpers for Parley's browser tests (system Chromium, no downloads). */
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 
 export const BASE_URL = process.env.E2E_BASE_URL ?? "http://127.0.0.1:8787";
@@ -102,4 +103,37 @@ export async function roomWith(owner: Person, name: string, members: Person[]): 
     await m.page.getByTestId("room-title").waitFor();
   }
   return roomId;
+}
+
+interface Violation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
+
+/** axe-core's browser bundle, read when first needed. */
+let axeSource: string | undefined;
+
+/** Run axe (axe-core) on the page as it is; fail on serious or critical violations, naming them. */
+export async function audit(page: Page, where: string): Promise<void> {
+  axeSource ??= readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+  // evaluate() runs outside the page's CSP, so axe needs no inline script.
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(axeSource);
+  const { violations, passed } = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: Violation[]; passes: unknown[] }> } }).axe;
+    const result = await axe.run(document, { resultTypes: ["violations"] });
+    return {
+      passed: result.passes.length,
+      violations: result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) })),
+    };
+  });
+  // axe really checked this page (a run that failed to start would find nothing wrong, too).
+  assert.ok(passed >= 10, `${where}: axe ran only ${passed} passing rules`);
+  const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(
+    bad.map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).slice(0, 4).join(", ")}`),
+    [],
+    `${where}: axe found serious or critical violations`,
+  );
 }
