@@ -2,11 +2,12 @@
  * Where an {@link Outbox} keeps my unsent messages across a reload
  * (HARDENING R18): IndexedDB through idb-keyval, one key per user and room
  * in Parley's own database. A restored message is resent with its original
- * `clientId`, so two tabs restoring the same entry still store it once.
+ * `clientId` (and a thread reply with its `threadOf`), so two tabs restoring
+ * the same entry still store it once, where it was written.
  * Signing out clears every key of the user.
  */
 import { createStore, delMany, get, keys, set, del, type UseStore } from "idb-keyval";
-import { ClientId, MessageText } from "#protocol";
+import { ClientId, MessageId, MessageText } from "#protocol";
 import type { OutboxEntry, OutboxStore } from "./outbox.svelte.ts";
 
 let db: UseStore | undefined;
@@ -29,7 +30,9 @@ function revive(raw: unknown): OutboxEntry | null {
   const text = MessageText.safeParse(r.text);
   if (!clientId.success || !text.success || typeof r.createdAt !== "number") return null;
   const failed = r.state === "failed";
+  const threadOf = MessageId.safeParse(r.threadOf);
   return {
+    ...(threadOf.success ? { threadOf: threadOf.data } : {}),
     clientId: clientId.data,
     text: text.data,
     createdAt: r.createdAt,
@@ -56,7 +59,15 @@ export function savedOutbox(userId: string, roomId: string, store = outboxDb()):
       }
     },
     save(entries) {
-      const plain = entries.map(({ clientId, text, createdAt, state, error, ackedSeq }) => ({ clientId, text, createdAt, state, error, ackedSeq }));
+      const plain = entries.map(({ clientId, text, createdAt, state, error, ackedSeq, threadOf }) => ({
+        clientId,
+        text,
+        createdAt,
+        state,
+        error,
+        ackedSeq,
+        ...(threadOf ? { threadOf } : {}),
+      }));
       // Transactions on one store run in the order they were made, so the last save wins.
       (plain.length ? set(key, plain, store) : del(key, store)).catch(() => undefined);
     },

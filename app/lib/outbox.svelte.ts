@@ -2,7 +2,9 @@
  * My messages that are not stored yet: shown at once as optimistic copies,
  * resent with the same `clientId` until the room acknowledges them (the
  * server never stores a `clientId` twice), or marked failed for the user to
- * retry or discard. The room socket owns one per open room.
+ * retry or discard. The room socket owns one per open room. Thread replies
+ * (and a file's comments) wait here too, with their `threadOf`: the main
+ * timeline shows {@link Outbox.main}, a thread panel {@link Outbox.inThread}.
  */
 
 /** "pending": on its way (or waiting for a connection / a rate-limit pause); "failed": refused, needs the user. */
@@ -23,6 +25,8 @@ export interface OutboxEntry {
   readonly retryAt: number | null;
   /** Acknowledged as stored at this seq, but that event is not applied yet. */
   readonly ackedSeq: number | null;
+  /** A reply in this message's (or file's) thread; absent or null: a top-level message. */
+  readonly threadOf?: string | null;
 }
 
 /** Keeps an outbox's entries across a reload (app/lib/outbox-store.ts). */
@@ -85,14 +89,25 @@ export class Outbox {
     return this.#entries;
   }
 
+  /** The top-level messages, oldest first (what the main timeline shows). */
+  get main(): readonly OutboxEntry[] {
+    return this.#entries.filter((e) => !e.threadOf);
+  }
+
+  /** The replies waiting in one thread, oldest first. */
+  inThread(parentId: string): readonly OutboxEntry[] {
+    return this.#entries.filter((e) => e.threadOf === parentId);
+  }
+
   /** The entry with this client id, if any. */
   get(clientId: string): OutboxEntry | undefined {
     return this.#entries.find((e) => e.clientId === clientId);
   }
 
-  /** Queue a new message (already validated and trimmed). */
-  add(text: string, now = Date.now()): OutboxEntry {
+  /** Queue a new message (already validated and trimmed), or with `threadOf` a reply in that thread. */
+  add(text: string, now = Date.now(), threadOf: string | null = null): OutboxEntry {
     const entry: OutboxEntry = {
+      ...(threadOf ? { threadOf } : {}),
       clientId: this.#newId(),
       text,
       createdAt: now,

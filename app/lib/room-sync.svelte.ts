@@ -176,16 +176,17 @@ export class RoomSync {
   // ------------------------------------------------------------ my actions
 
   /**
-   * Send a message: it shows at once in {@link RoomSync.outbox} and goes out
-   * now or as soon as the socket is live, until acknowledged.
+   * Send a message — with `threadOf`, a reply in that message's (or file's)
+   * thread: it shows at once in {@link RoomSync.outbox} and goes out
+   * now or as soon as the socket is live, until acknowledged (also after a reload).
    * @returns `{ ok: false, error }` when the text is not acceptable (empty, too long…).
    */
-  send(text: string): SendResult {
+  send(text: string, threadOf: string | null = null): SendResult {
     const checked = MessageText.safeParse(text);
     if (!checked.success) return { ok: false, error: checked.error.issues[0]?.message ?? "This message cannot be sent." };
     if (this.#stopped) return { ok: false, error: GONE };
     this.#notifier.stop();
-    const entry = this.outbox.add(checked.data);
+    const entry = this.outbox.add(checked.data, Date.now(), threadOf);
     this.#sendEntry(entry);
     return { ok: true, clientId: entry.clientId };
   }
@@ -280,7 +281,7 @@ export class RoomSync {
   #goLive(): void {
     this.#transport.up();
     this.#notifier.reset();
-    for (const entry of this.outbox.sendable()) this.#sendFrame({ type: "send", clientId: entry.clientId, text: entry.text });
+    for (const entry of this.outbox.sendable()) this.#sendFrame(sendFrame(entry));
     for (const frame of this.#ops.frames()) this.#sendFrame(frame);
   }
 
@@ -379,9 +380,7 @@ export class RoomSync {
   }
 
   #sendEntry(entry: OutboxEntry): void {
-    if (entry.state === "pending" && entry.retryAt === null) {
-      this.#sendFrame({ type: "send", clientId: entry.clientId, text: entry.text });
-    }
+    if (entry.state === "pending" && entry.retryAt === null) this.#sendFrame(sendFrame(entry));
   }
 
   /** Edit/delete: over the socket when live (answered by `done` / `error` with its ref), else over HTTP. */
@@ -398,3 +397,7 @@ export class RoomSync {
     return answered;
   }
 }
+
+/** The `send` frame of an outbox entry (with its thread, if a reply). */
+const sendFrame = (entry: OutboxEntry): ClientFrame =>
+  entry.threadOf ? { type: "send", clientId: entry.clientId, text: entry.text, threadOf: entry.threadOf } : { type: "send", clientId: entry.clientId, text: entry.text };

@@ -2,27 +2,21 @@
  * One open thread (issue #15): its top-level message and replies, loaded
  * with `GET …/messages?thread=<id>` and kept live by the room's events
  * (RoomState hands the thread's `message`, edit, delete, reaction and
- * `thread_updated` events here). A reply is sent over HTTP with `threadOf`
- * and a client id, so a retry is never a second reply; it shows as pending
- * until the server has it.
+ * `thread_updated` events here). Replies are sent like messages, through the
+ * room's outbox with `threadOf` (RoomSync.send): shown as unsent until
+ * stored, kept across a reload, resent with the same client id.
  *
  * A file's comments are the same thread, hung on the file instead of a
  * message ({@link ThreadState.forFile}): `file` holds the file as listed, kept
  * live by its version and comment events, and `gone` is set when it is deleted.
  */
-import { FileComments, type FileInfo, type Message, type RoomEvent, SendResult } from "#protocol";
+import { FileComments, type FileInfo, type Message, type RoomEvent } from "#protocol";
 import { HistoryPage } from "#protocol";
 import { errorMessage, request } from "./http.ts";
 import { applyReaction } from "./reactions.ts";
 
 const enc = encodeURIComponent;
 const PAGE = 100;
-
-export interface PendingReply {
-  clientId: string;
-  text: string;
-  error: string | null;
-}
 
 /** A page of a thread: replies after a seq, and what they hang on (a message, or a file). */
 export interface ThreadPage {
@@ -39,7 +33,6 @@ export class ThreadState {
   /** The file was deleted: its comments are gone, and no more can be added. */
   gone = $state(false);
   replies = $state.raw<Message[]>([]);
-  pending = $state.raw<PendingReply[]>([]);
   status = $state<"loading" | "ready" | "error">("loading");
   error = $state<string | null>(null);
 
@@ -48,18 +41,12 @@ export class ThreadState {
     readonly parentId: string,
     private readonly fetchPage = (after: number): Promise<ThreadPage> =>
       request("GET", `/api/rooms/${enc(roomId)}/messages?thread=${enc(parentId)}&after=${after}&limit=${PAGE}`, HistoryPage),
-    private readonly post = (clientId: string, text: string) =>
-      request("POST", `/api/rooms/${enc(roomId)}/messages`, SendResult, { clientId, text, threadOf: parentId }),
   ) {}
 
-  /** A file's comments: its thread, through `GET/POST /api/files/:id/comments`. */
+  /** A file's comments: its thread, loaded with `GET /api/files/:id/comments`. */
   static forFile(roomId: string, file: FileInfo): ThreadState {
-    const base = `/api/files/${enc(file.file_id)}/comments`;
-    const t = new ThreadState(
-      roomId,
-      file.file_id,
-      (after) => request("GET", `${base}?after=${after}&limit=${PAGE}`, FileComments),
-      (clientId, text) => request("POST", base, SendResult, { clientId, text }),
+    const t = new ThreadState(roomId, file.file_id, (after) =>
+      request("GET", `/api/files/${enc(file.file_id)}/comments?after=${after}&limit=${PAGE}`, FileComments),
     );
     t.file = file;
     return t;
@@ -122,35 +109,12 @@ export class ThreadState {
         if (event.file_id === this.parentId) {
           this.gone = true;
           this.replies = [];
-          this.pending = [];
         }
         break;
     }
   }
 
-  /** Send a reply; shown as pending until stored, kept with its error (and Retry) when refused. */
-  async send(text: string, clientId: string = crypto.randomUUID()): Promise<void> {
-    if (!this.pending.some((p) => p.clientId === clientId)) this.pending = [...this.pending, { clientId, text, error: null }];
-    else this.pending = this.pending.map((p) => (p.clientId === clientId ? { ...p, error: null } : p));
-    try {
-      const res = await this.post(clientId, text);
-      this.#add(res.message);
-    } catch (err) {
-      this.pending = this.pending.map((p) => (p.clientId === clientId ? { ...p, error: errorMessage(err) } : p));
-    }
-  }
-
-  retry(clientId: string): Promise<void> {
-    const p = this.pending.find((x) => x.clientId === clientId);
-    return p ? this.send(p.text, clientId) : Promise.resolve();
-  }
-
-  discard(clientId: string): void {
-    this.pending = this.pending.filter((p) => p.clientId !== clientId);
-  }
-
   #add(m: Message): void {
-    this.pending = this.pending.filter((p) => p.clientId !== m.clientId);
     if (this.replies.some((r) => r.id === m.id)) return;
     this.replies = [...this.replies, m].sort((a, b) => a.seq - b.seq);
   }

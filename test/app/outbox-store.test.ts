@@ -36,6 +36,17 @@ describe("R18 unsent messages survive a reload", () => {
     expect(after.unsent).toBe(true);
   });
 
+  it("R18 a thread reply comes back with its thread (and a top-level message without one)", async () => {
+    const store = freshStore();
+    const before = new Outbox(() => {}, ids, savedOutbox("u1", "r1", store));
+    const reply = before.add("in the thread", Date.now(), "m-5");
+    const top = before.add("top level");
+    const after = await outboxOf(store, "u1", "r1");
+    expect(after.inThread("m-5").map((e) => e.clientId)).toEqual([reply.clientId]);
+    expect(after.main.map((e) => e.clientId)).toEqual([top.clientId]);
+    expect(after.get(top.clientId)?.threadOf).toBeUndefined();
+  });
+
   it("R18 restored entries come before ones written meanwhile, and `restored` lists them", async () => {
     const store = freshStore();
     const first = new Outbox(() => {}, ids, savedOutbox("u1", "r1", store));

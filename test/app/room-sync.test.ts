@@ -242,6 +242,34 @@ describe("RoomSync: the outbox across a reconnect", () => {
   });
 });
 
+describe("RoomSync: thread replies through the outbox", () => {
+  it("a reply goes out with threadOf, waits in its thread (not the main timeline), is resent when live and settles on its event", async () => {
+    const t = await setup();
+    t.sync.start();
+    connect(t.net.last, 10);
+    t.net.last.drop();
+    const top = t.sync.send("top level");
+    const reply = t.sync.send("in the thread", "m-5");
+    const replyId = reply.ok ? reply.clientId : "";
+    expect(t.sync.outbox.main.map((e) => e.text)).toEqual(["top level"]);
+    expect(t.sync.outbox.inThread("m-5").map((e) => [e.text, e.threadOf])).toEqual([["in the thread", "m-5"]]);
+    expect(t.sync.outbox.inThread("other")).toEqual([]);
+    await vi.advanceTimersByTimeAsync(500);
+    connect(t.net.last, 10);
+    expect(sends(t.net.last)).toEqual([
+      { type: "send", clientId: top.ok ? top.clientId : "", text: "top level" },
+      { type: "send", clientId: replyId, text: "in the thread", threadOf: "m-5" },
+    ]);
+    t.net.last.receive({ type: "ack", clientId: replyId, messageId: "m-11", seq: 11, duplicate: false });
+    expect(t.sync.outbox.inThread("m-5")).toHaveLength(1);
+    const event = msgEvent(11, "in the thread", ME, replyId);
+    if (event.type === "message") event.message.threadOf = "m-5";
+    t.net.last.receive(event);
+    expect(t.sync.outbox.inThread("m-5")).toEqual([]);
+    expect(t.room.messages.some((m) => m.clientId === replyId)).toBe(false);
+  });
+});
+
 describe("RoomSync: events once, in seq order", () => {
   it("ignores duplicates; a gap drops the socket and the resume fills it in order", async () => {
     const t = await setup();

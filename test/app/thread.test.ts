@@ -1,7 +1,6 @@
 /** One open thread (app/lib/thread.svelte.ts): paging in, live events, replies with a client id. */
 import { describe, expect, it, vi } from "vitest";
-import type { FileComments, FileInfo, HistoryPage, Message, RoomEvent, SendResult } from "#protocol";
-import { ApiError } from "#lib/http.ts";
+import type { FileComments, FileInfo, HistoryPage, Message, RoomEvent } from "#protocol";
 import { ThreadState } from "#lib/thread.svelte.ts";
 
 const msg = (seq: number, over: Partial<Message> = {}): Message => ({
@@ -19,7 +18,7 @@ const msg = (seq: number, over: Partial<Message> = {}): Message => ({
 });
 const parent = msg(1, { id: "p", threadOf: null, text: "the question", replyCount: 0, lastReplyAt: null });
 
-function thread(pages: HistoryPage[], post?: (clientId: string, text: string) => Promise<SendResult>) {
+function thread(pages: HistoryPage[]) {
   const asked: number[] = [];
   const t = new ThreadState(
     "room",
@@ -28,7 +27,6 @@ function thread(pages: HistoryPage[], post?: (clientId: string, text: string) =>
       asked.push(after);
       return pages.shift() ?? { messages: [], hasMore: false, parent };
     },
-    post ?? (async () => Promise.reject(new Error("no post"))),
   );
   return { t, asked };
 }
@@ -65,42 +63,6 @@ describe("ThreadState", () => {
     ]);
     expect(t.replies[1]!.reactions).toEqual([{ emoji: "👍", count: 1, userIds: ["u2"] }]);
     expect(t.parent).toMatchObject({ replyCount: 2, lastReplyAt: 6000 });
-  });
-
-  it("a reply shows pending, then once — whether the answer or the socket's event comes first", async () => {
-    let release: (r: SendResult) => void = () => {};
-    const { t } = thread([], (clientId, text) => new Promise((resolve) => (release = resolve)).then(() => ({ message: msg(20, { clientId, text }), seq: 20, duplicate: false })));
-    await t.load();
-    const sent = t.send("my answer", "client-1");
-    expect(t.pending).toEqual([{ clientId: "client-1", text: "my answer", error: null }]);
-    t.apply({ type: "message", seq: 20, ts: 20, message: msg(20, { clientId: "client-1", text: "my answer" }) });
-    expect(t.pending).toEqual([]);
-    release({ message: msg(20), seq: 20, duplicate: false });
-    await sent;
-    expect(t.replies.filter((r) => r.seq === 20)).toHaveLength(1);
-  });
-
-  it("a refused reply stays with its error; Retry sends the same client id; Discard drops it", async () => {
-    const calls: string[] = [];
-    let fail = true;
-    const { t } = thread([], async (clientId, text) => {
-      calls.push(clientId);
-      if (fail) throw new ApiError(429, "rate_limited", "Slow down: try again in 2 s", 2);
-      return { message: msg(30, { clientId, text }), seq: 30, duplicate: false };
-    });
-    await t.load();
-    await t.send("again?", "client-2");
-    expect(t.pending).toEqual([{ clientId: "client-2", text: "again?", error: "Slow down: try again in 2 s" }]);
-    fail = false;
-    await t.retry("client-2");
-    expect(calls).toEqual(["client-2", "client-2"]);
-    expect(t.pending).toEqual([]);
-    expect(t.replies.map((r) => r.text)).toEqual(["again?"]);
-
-    fail = true;
-    await t.send("drop me", "client-3");
-    t.discard("client-3");
-    expect(t.pending).toEqual([]);
   });
 });
 

@@ -256,6 +256,48 @@ test("threads: a reply goes to the thread panel, not the timeline, and the paren
   }
 });
 
+test("R18 a thread reply written offline waits in the panel, outlives the tab, and is sent once when the room opens again", async () => {
+  const alice = await person(browser, "thro");
+  try {
+    await signUp(alice);
+    const roomId = await roomOf(alice, "Offline thread");
+    const { message } = (await say(alice, roomId, "the parent")) as { message: { id: string } };
+    await alice.page.goto(`/rooms/${roomId}`);
+    const parentRow = alice.page.locator(`[data-testid="message"][data-message-id="${message.id}"]`);
+    await parentRow.hover();
+    await parentRow.getByTestId("thread-open").click();
+    const panel = alice.page.getByTestId("thread-panel");
+    await panel.getByTestId("thread-parent").waitFor();
+    await alice.context.setOffline(true);
+    await alice.page.locator('[data-testid="connection-status"][data-state="offline"]').waitFor({ timeout: LIVE });
+    await panel.getByTestId("composer").fill("written offline");
+    await panel.getByTestId("send").click();
+    await panel.getByTestId("thread-pending").filter({ hasText: "written offline" }).waitFor();
+    assert.equal(await alice.page.getByTestId("unsent-message").count(), 0, "a reply is not an unsent message of the main timeline");
+    alice.page.once("dialog", (d) => void d.accept());
+    await alice.page.close({ runBeforeUnload: true });
+    if (!alice.page.isClosed()) await alice.page.waitForEvent("close");
+    await alice.context.setOffline(false);
+
+    const page = await alice.context.newPage();
+    await page.goto(`/rooms/${roomId}`);
+    await page.locator(`[data-message-id="${message.id}"] [data-testid="thread-open"][data-replies="1"]`).waitFor({ timeout: LIVE });
+    const thread = async () => {
+      const res = await page.request.get(`/api/rooms/${roomId}/messages?thread=${message.id}`);
+      return ((await res.json()) as { messages: { text: string | null }[] }).messages.map((m) => m.text);
+    };
+    assert.deepEqual(await thread(), ["written offline"]);
+    // Once stored it is not sent again by a later page.
+    await page.reload();
+    await page.locator('[data-testid="connection-status"][data-state="connected"]').waitFor({ timeout: LIVE });
+    await apiCall(page, "POST", `/api/rooms/${roomId}/messages`, { clientId: crypto.randomUUID(), text: "sentinel" });
+    await page.getByTestId("message").filter({ hasText: "sentinel" }).waitFor({ timeout: LIVE });
+    assert.deepEqual(await thread(), ["written offline"]);
+  } finally {
+    await alice.context.close();
+  }
+});
+
 test("mute: the room header's toggle is kept by the server and reaches my other tab live", async () => {
   const alice = await person(browser, "mute");
   try {
