@@ -4,10 +4,14 @@
  * each with its progress (XMLHttpRequest upload events), a thumbnail made
  * first for images, cancel, and — when it fails — the reason in words with
  * retry (same `clientId`, so a retry after a lost answer never stores the
- * file twice) and dismiss.
+ * file twice) and dismiss. A file larger than one part goes up as a
+ * resumable upload (resumable-upload.ts) that waits out a lost connection
+ * (`waiting`) and resumes from the parts stored; its upload id and parts stay
+ * with the entry, so Retry after a failure resumes too.
  */
-import { type FileInfo, formatBytes, LIMITS } from "#protocol";
+import { type FileInfo, formatBytes, LIMITS, UPLOAD_PART_SIZE } from "#protocol";
 import { sendUpload, UploadError, type UploadInput, type UploadRequest } from "./files-api.ts";
+import { type ResumableInput, type ResumableState, sendResumable } from "./resumable-upload.ts";
 import { makeThumbnail } from "./thumbnail.ts";
 
 /** Run at most this many uploads at once. */
@@ -30,6 +34,8 @@ export interface UploadEntry {
   readonly progress: number;
   /** Why it failed, in words (when `status` is "failed"). */
   readonly error: string | null;
+  /** A resumable upload lost its connection and waits to go on (status stays "uploading"). */
+  readonly waiting: boolean;
 }
 
 /** Options for {@link Uploads}. */
@@ -44,6 +50,8 @@ export interface UploadsOptions {
   send?: (input: UploadInput) => UploadRequest;
   /** Thumbnail maker (injectable for tests). */
   thumbnail?: (file: File) => Promise<Blob | null>;
+  /** The resumable transport and its retry waits (injectable for tests); files over one part use it. */
+  resumable?: Pick<ResumableInput, "transport" | "backoff" | "sleep">;
 }
 
 /** Why a file of `name` is not sent: it is over {@link LIMITS.uploadMaxBytes}. */
@@ -65,6 +73,8 @@ interface Job {
   roomId: string;
   request: UploadRequest | null;
   cancelled: boolean;
+  /** A resumable upload's id and stored parts, kept across attempts. */
+  resumable: { current: ResumableState | null };
 }
 
 /** The upload queue of one room page. See the module comment. */
@@ -104,7 +114,7 @@ export class Uploads {
     for (const file of files) {
       const id = crypto.randomUUID();
       const tooBig = file.size > LIMITS.uploadMaxBytes;
-      this.#jobs[id] = { file, roomId: this.#options.roomId(), request: null, cancelled: false };
+      this.#jobs[id] = { file, roomId: this.#options.roomId(), request: null, cancelled: false, resumable: { current: null } };
       added.push({
         id,
         name: file.name,
@@ -113,6 +123,7 @@ export class Uploads {
         status: tooBig ? "failed" : "queued",
         progress: 0,
         error: tooBig ? tooLarge(file.name) : null,
+        waiting: false,
       });
       ids.push(id);
     }
@@ -190,7 +201,7 @@ export class Uploads {
     if (job.cancelled) return;
     const send = this.#options.send ?? sendUpload;
     try {
-      job.request = send({
+      const input: UploadInput = {
         roomId: job.roomId,
         clientId: id,
         file: job.file,
@@ -199,7 +210,18 @@ export class Uploads {
         onprogress: (percent) => {
           if (!job.cancelled) this.#update(id, { progress: Math.round(percent) });
         },
-      });
+      };
+      job.request =
+        job.file.size > UPLOAD_PART_SIZE
+          ? sendResumable({
+              ...input,
+              ...this.#options.resumable,
+              state: job.resumable,
+              onwaiting: (waiting) => {
+                if (!job.cancelled) this.#update(id, { waiting });
+              },
+            })
+          : send(input);
       const reply = await job.request.done;
       job.request = null;
       if (job.cancelled) return;
@@ -214,7 +236,9 @@ export class Uploads {
     } catch (err) {
       job.request = null;
       if (job.cancelled || (err instanceof DOMException && err.name === "AbortError")) return;
-      this.#update(id, { status: "failed", error: describeUploadError(err, job.file.name) });
+      // The server no longer knows the resumable upload (aborted, or expired): a retry starts it afresh.
+      if (err instanceof UploadError && err.status === 404) job.resumable.current = null;
+      this.#update(id, { status: "failed", waiting: false, error: describeUploadError(err, job.file.name) });
     }
   }
 }

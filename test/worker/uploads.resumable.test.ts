@@ -89,6 +89,8 @@ describe("resumable uploads: the happy path", () => {
     expect(await again.json<UploadReply>()).toEqual({ file, duplicate: true });
     const restart = await started(await start(roomId, alice, { clientId: up.clientId, name: "big.bin", size: LIMIT, type: "application/octet-stream" }));
     expect(restart.file).toEqual(file);
+    // A client that lost the answer to complete sees every part stored, and completes again.
+    expect((await parts(up.uploadId, alice)).parts).toEqual([1, 2]);
     expect((await unread(bob)).total).toBe(1);
     // The parts' rows are gone with completion.
     const left = await env.DB.prepare("SELECT count(*) AS n FROM upload_parts WHERE upload_id = ?").bind(up.uploadId).first<{ n: number }>();

@@ -184,9 +184,9 @@ export async function putPart(env: Env, db: DB, user: User, row: UploadRow, n: n
     .catch(() => undefined);
 }
 
-/** The parts stored so far (none once completed: then they are all in the file). */
+/** The parts stored so far (once completed: all of them, so a client that lost the answer only completes again). */
 export async function listParts(db: DB, row: UploadRow): Promise<UploadParts> {
-  const parts = row.state === "done" ? [] : (await storedParts(db, row.id)).map((p) => p.partNumber);
+  const parts = row.state === "done" ? Array.from({ length: partCount(row) }, (_, i) => i + 1) : (await storedParts(db, row.id)).map((p) => p.partNumber);
   return { uploadId: row.id, partSize: row.partSize, size: row.size, parts };
 }
 
