@@ -10,7 +10,10 @@
  *
  * The upload id and the stored parts live in a {@link ResumableState} the
  * caller keeps (uploads.svelte.ts, per entry): a Retry after a failure goes
- * on from there too. An image's thumbnail travels with `complete`.
+ * on from there too. {@link ResumeMemory} keeps a picked file's clientId in
+ * localStorage, so picking the same file again (after a reload) starts with
+ * that clientId, which the server answers with the same upload and its
+ * stored parts. An image's thumbnail travels with `complete`.
  */
 import { UploadParts, UploadReply, UploadStarted } from "#protocol";
 import { Backoff } from "./backoff.ts";
@@ -57,6 +60,11 @@ export interface ResumableInput extends UploadInput {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
+/** A resumable upload in flight: `abort()` also drops it on the server; `pause()` only stops sending (it can be resumed later). */
+export interface ResumableRequest extends UploadRequest {
+  pause: () => void;
+}
+
 /** Whether a failure is worth waiting out: the network, or the server's trouble. */
 export const isTransient = (err: unknown): boolean => err instanceof UploadError && (err.status === 0 || err.status >= 500);
 
@@ -85,7 +93,7 @@ function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
  * Send `input.file` as a resumable upload. `abort()` stops it and asks the
  * server to drop what it stored (DELETE).
  */
-export function sendResumable(input: ResumableInput): UploadRequest {
+export function sendResumable(input: ResumableInput): ResumableRequest {
   const transport = input.transport ?? xhrTransport;
   const backoff = input.backoff ?? new Backoff();
   const sleep = input.sleep ?? defaultSleep;
@@ -161,17 +169,82 @@ export function sendResumable(input: ResumableInput): UploadRequest {
   }
 
   const done = run().finally(() => setWaiting(false));
+  const pause = () => {
+    if (signal.aborted) return;
+    controller.abort();
+    inFlight?.abort();
+  };
   return {
     done,
+    pause,
     abort: () => {
       if (signal.aborted) return;
-      controller.abort();
-      inFlight?.abort();
+      pause();
       const state = input.state.current;
       if (state) void transport.abort(state.uploadId).catch(() => undefined);
       input.state.current = null;
     },
   };
+}
+
+/** The part of Web Storage {@link ResumeMemory} uses. */
+export type ResumeStore = Pick<Storage, "getItem" | "setItem" | "removeItem">;
+
+/** The server forgets an unfinished upload a day after it started. */
+export const RESUME_FOR_MS = 24 * 60 * 60 * 1000;
+
+function browserStore(): ResumeStore | null {
+  try {
+    return typeof localStorage === "undefined" ? null : localStorage;
+  } catch {
+    return null; // storage disabled
+  }
+}
+
+/**
+ * The clientId each large file picked in a room went up with (keyed by room,
+ * name, size and modification time; kept a day), so picking it again resumes
+ * the same upload. Failures of the storage are ignored: it is a convenience.
+ */
+export class ResumeMemory {
+  readonly #store: ResumeStore | null;
+  readonly #now: () => number;
+
+  constructor(store: ResumeStore | null = browserStore(), now: () => number = Date.now) {
+    this.#store = store;
+    this.#now = now;
+  }
+
+  #key = (roomId: string, file: File) => `parley.resume:${roomId}:${file.size}:${file.lastModified}:${file.name}`;
+
+  /** The clientId this file went up with, if within a day. */
+  recall(roomId: string, file: File): string | null {
+    try {
+      const raw = this.#store?.getItem(this.#key(roomId, file));
+      const saved = raw ? (JSON.parse(raw) as { clientId?: unknown; at?: unknown }) : null;
+      if (saved && typeof saved.clientId === "string" && typeof saved.at === "number" && this.#now() - saved.at < RESUME_FOR_MS) return saved.clientId;
+    } catch {
+      // unreadable: start afresh
+    }
+    return null;
+  }
+
+  remember(roomId: string, file: File, clientId: string): void {
+    try {
+      if (this.recall(roomId, file) === clientId) return;
+      this.#store?.setItem(this.#key(roomId, file), JSON.stringify({ clientId, at: this.#now() }));
+    } catch {
+      // full or disabled: no resuming after a reload
+    }
+  }
+
+  forget(roomId: string, file: File): void {
+    try {
+      this.#store?.removeItem(this.#key(roomId, file));
+    } catch {
+      // ignore
+    }
+  }
 }
 
 /** An ApiError from http.ts as the UploadError uploads report. */

@@ -9,7 +9,16 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import { type FileInfo, LIMITS, UPLOAD_PART_SIZE, type UploadReply } from "#protocol";
 import { Backoff } from "../../app/lib/backoff.ts";
 import { UploadError } from "../../app/lib/files-api.ts";
-import { partBytes, partCount, type ResumableState, type ResumableTransport, sendResumable } from "../../app/lib/resumable-upload.ts";
+import {
+  partBytes,
+  partCount,
+  RESUME_FOR_MS,
+  type ResumableState,
+  type ResumableTransport,
+  ResumeMemory,
+  type ResumeStore,
+  sendResumable,
+} from "../../app/lib/resumable-upload.ts";
 import { Uploads } from "../../app/lib/uploads.svelte.ts";
 
 const realSetImmediate = globalThis.setImmediate;
@@ -48,10 +57,12 @@ function fakeServer(partSize: number) {
   const puts: FakePut[] = [];
   const calls: string[] = [];
   const thumbnails: (Blob | null)[] = [];
+  const clientIds: string[] = [];
   let offline = false;
   const transport: ResumableTransport = {
-    start: async () => {
+    start: async (_roomId, body) => {
       calls.push("start");
+      clientIds.push(body.clientId);
       if (offline) throw networkDown();
       return { uploadId: "up-1", partSize, parts: [...parts] };
     },
@@ -104,6 +115,7 @@ function fakeServer(partSize: number) {
     puts,
     calls,
     thumbnails,
+    clientIds,
     setOffline: (on: boolean) => (offline = on),
     /** The newest part request (the one in flight). */
     last: () => puts.at(-1)!,
@@ -332,5 +344,104 @@ describe("Uploads: a file over one part goes resumable", () => {
     expect(server.calls.slice(-1)).toEqual(["put 2"]);
     expect(server.calls.filter((c) => c === "start")).toHaveLength(1);
     expect(uploads.entries[0]!.progress).toBe(5);
+  });
+});
+
+describe("Uploads: picking the same large file again resumes it", () => {
+  /** A Map standing in for localStorage. */
+  function mapStore(): ResumeStore & { map: Map<string, string> } {
+    const map = new Map<string, string>();
+    return { map, getItem: (k) => map.get(k) ?? null, setItem: (k, v) => void map.set(k, v), removeItem: (k) => void map.delete(k) };
+  }
+
+  function bigFile(): File {
+    const f = new File(["x"], "video.mp4", { type: "video/mp4", lastModified: 1_700_000_000_000 });
+    Object.defineProperty(f, "size", { value: 3 * UPLOAD_PART_SIZE });
+    return f;
+  }
+
+  function queue(server: ReturnType<typeof fakeServer>, memory: ResumeMemory) {
+    const uploads = new Uploads({
+      roomId: () => "room-1",
+      thumbnail: async () => null,
+      resumable: { transport: server.transport, sleep: manualSleep().sleep },
+      resumeMemory: memory,
+    });
+    onTestFinished(() => uploads.dispose());
+    return uploads;
+  }
+
+  it("after a reload the same file goes on with its clientId from the parts stored; once done it is forgotten", async () => {
+    const server = fakeServer(UPLOAD_PART_SIZE);
+    const store = mapStore();
+    const memory = new ResumeMemory(store);
+    const first = queue(server, memory);
+    const [id] = first.add([bigFile()]);
+    await settle();
+    server.last().succeed();
+    await settle();
+    expect(server.last().n).toBe(2);
+    // The page goes away: the upload pauses, it is not dropped on the server.
+    first.dispose();
+    await settle();
+    expect(server.calls.some((c) => c.startsWith("abort"))).toBe(false);
+
+    const second = queue(server, memory);
+    const [again] = second.add([bigFile()]);
+    expect(again).toBe(id);
+    await settle();
+    expect(server.clientIds).toEqual([id, id]);
+    expect(second.entries[0]!.progress).toBe(33);
+    expect(server.last().n).toBe(2);
+    server.last().succeed();
+    await settle();
+    server.last().succeed();
+    await settle(5);
+    expect(second.entries[0]!.status).toBe("done");
+    expect(server.calls.filter((c) => c === "put 1")).toHaveLength(1);
+    expect(store.map.size).toBe(0);
+
+    // Picked once more after that: a new upload.
+    const third = queue(server, memory);
+    const [fresh] = third.add([bigFile()]);
+    expect(fresh).not.toBe(id);
+  });
+
+  it("dismissing a failed large upload drops it on the server and from memory", async () => {
+    const server = fakeServer(UPLOAD_PART_SIZE);
+    const store = mapStore();
+    const uploads = queue(server, new ResumeMemory(store));
+    const [id] = uploads.add([bigFile()]);
+    await settle();
+    expect(store.map.size).toBe(1);
+    server.last().fail(new UploadError(403, "forbidden", "You are not a member of this room"));
+    await settle();
+    expect(uploads.entries[0]).toMatchObject({ status: "failed", error: "You are no longer a member of this room" });
+    uploads.dismiss(id!);
+    await settle();
+    expect(server.calls.at(-1)).toBe("abort up-1");
+    expect(store.map.size).toBe(0);
+  });
+
+  it("remembers a day at most, and ignores storage that fails", () => {
+    let now = 1_000;
+    const store = mapStore();
+    const memory = new ResumeMemory(store, () => now);
+    memory.remember("room-1", bigFile(), "c-1");
+    expect(memory.recall("room-1", bigFile())).toBe("c-1");
+    expect(memory.recall("room-2", bigFile())).toBeNull();
+    now += RESUME_FOR_MS;
+    expect(memory.recall("room-1", bigFile())).toBeNull();
+    const broken = new ResumeMemory({
+      getItem: () => {
+        throw new Error("denied");
+      },
+      setItem: () => {
+        throw new Error("full");
+      },
+      removeItem: () => undefined,
+    });
+    broken.remember("room-1", bigFile(), "c-1");
+    expect(broken.recall("room-1", bigFile())).toBeNull();
   });
 });
