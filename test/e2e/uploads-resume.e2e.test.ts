@@ -3,12 +3,17 @@
  * loses its connection after the 2nd part is stored: the UI shows it waiting,
  * the bar stays at the stored share, and once the connection is back the
  * upload goes on from part 3 — parts 1 and 2 are not sent again — and the
- * file arrives whole (same SHA-256 as what was picked).
+ * file arrives whole (same SHA-256 as what was picked). And a reload
+ * half-way: picking the same file again goes on from the stored parts, the
+ * bar at once at their share.
  */
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
-import type { Browser, Route } from "playwright-core";
+import type { Browser, Page, Route } from "playwright-core";
 import { apiCall, launch, type Person, person, screenshot, signUp } from "./lib.ts";
 
 /** Generous: 20 MiB crosses a loaded machine, and retries back off up to 10 s. */
@@ -33,17 +38,32 @@ after(async () => {
   await browser?.close();
 });
 
-test("a 20 MiB upload cut after its 2nd part resumes from part 3 when the connection is back", async () => {
-  const page = alice.page;
-  const bytes = randomBytes(20 * MiB);
-  const sha = createHash("sha256").update(bytes).digest("hex");
-
-  // Every part PUT the page makes, by part number (aborted ones too).
+/** Count every part PUT the page makes, by part number (aborted ones too). */
+function countPuts(page: Page): Map<number, number> {
   const puts = new Map<number, number>();
   page.on("request", (req) => {
     const m = /\/api\/uploads\/[^/]+\/parts\/(\d+)$/.exec(new URL(req.url()).pathname);
     if (m && req.method() === "PUT") puts.set(Number(m[1]), (puts.get(Number(m[1])) ?? 0) + 1);
   });
+  return puts;
+}
+
+/** SHA-256 and size of a file's download, computed in the page. */
+function downloadDigest(page: Page, fileId: string) {
+  return page.evaluate(async (id) => {
+    const res = await fetch(`/api/files/${id}`);
+    const buf = await res.arrayBuffer();
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", buf));
+    return { size: buf.byteLength, sha: [...digest].map((b) => b.toString(16).padStart(2, "0")).join("") };
+  }, fileId);
+}
+
+test("a 20 MiB upload cut after its 2nd part resumes from part 3 when the connection is back", async () => {
+  const page = alice.page;
+  const bytes = randomBytes(20 * MiB);
+  const sha = createHash("sha256").update(bytes).digest("hex");
+
+  const puts = countPuts(page);
 
   // The connection to /api/uploads: cut when part 3 is first sent (parts 1 and 2 are stored by then), until restored.
   let offline = false;
@@ -101,11 +121,68 @@ test("a 20 MiB upload cut after its 2nd part resumes from part 3 when the connec
   // The file is whole: 20 MiB with the same bytes.
   const fileId = await item.getAttribute("data-file-id");
   assert.ok(fileId);
-  const got = await page.evaluate(async (id) => {
-    const res = await fetch(`/api/files/${id}`);
-    const buf = await res.arrayBuffer();
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", buf));
-    return { size: buf.byteLength, sha: [...digest].map((b) => b.toString(16).padStart(2, "0")).join("") };
-  }, fileId);
-  assert.deepEqual(got, { size: 20 * MiB, sha });
+  assert.deepEqual(await downloadDigest(page, fileId), { size: 20 * MiB, sha });
+  await page.unrouteAll();
+});
+
+test("after a reload half-way, picking the same file again resumes from the stored parts", async () => {
+  const page = await alice.context.newPage();
+  await page.goto(`/rooms/${roomId}`);
+  await page.getByTestId("upload-button").waitFor();
+  const bytes = randomBytes(20 * MiB);
+  const sha = createHash("sha256").update(bytes).digest("hex");
+  // A file on disk, so picking it again gives the browser the same name, size and modification time.
+  const dir = mkdtempSync(join(tmpdir(), "parley-resume-"));
+  const path = join(dir, "film.bin");
+  writeFileSync(path, bytes);
+  const puts = countPuts(page);
+
+  // First visit: part 3 never gets through. Second: part 3 waits until the bar has been checked.
+  let visit = 1;
+  let reachedPart3!: () => void;
+  const atPart3 = new Promise<void>((resolve) => (reachedPart3 = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  await page.route("**/api/uploads/**", async (route: Route) => {
+    const part3 = route.request().method() === "PUT" && route.request().url().endsWith("/parts/3");
+    if (visit === 1 && part3) {
+      reachedPart3();
+      return route.abort("internetdisconnected");
+    }
+    if (visit === 2 && part3) await released;
+    // A request the page gave up on meanwhile cannot be continued; nothing to do then.
+    return route.continue().catch(() => undefined);
+  });
+  try {
+    await page.getByTestId("file-input").setInputFiles(path);
+    await page.getByTestId("upload-button").click();
+    await atPart3;
+    assert.equal(puts.get(1), 1);
+    assert.equal(puts.get(2), 1);
+
+    // The old page's retries of part 3 are still cut off until it is gone.
+    await page.reload();
+    await page.getByTestId("upload-button").waitFor();
+    visit = 2;
+    await page.getByTestId("file-input").setInputFiles(path);
+    await page.getByTestId("upload-button").click();
+    // The bar shows the 2 of 4 parts stored before part 3 has gone anywhere.
+    await page.waitForFunction(() => (document.querySelector<HTMLProgressElement>('[data-testid="upload-progress"]')?.value ?? 0) >= 50, null, {
+      timeout: LONG,
+    });
+    release();
+
+    const item = page.getByTestId("files-list").getByTestId("file-item").filter({ hasText: "film.bin" });
+    await item.waitFor({ timeout: LONG });
+    assert.equal(puts.get(1), 1, "part 1 was not sent again");
+    assert.equal(puts.get(2), 1, "part 2 was not sent again");
+    assert.equal(puts.get(4), 1);
+    const fileId = await item.getAttribute("data-file-id");
+    assert.ok(fileId);
+    assert.deepEqual(await downloadDigest(page, fileId), { size: 20 * MiB, sha });
+  } finally {
+    release();
+    rmSync(dir, { recursive: true, force: true });
+    await page.close();
+  }
 });
