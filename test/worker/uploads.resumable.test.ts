@@ -105,6 +105,22 @@ describe("resumable uploads: the happy path", () => {
     const res = await start(roomId, alice, { clientId: up.clientId, name: "big.bin", size: bytes.length, type: "application/octet-stream" });
     expect(res.status).toBe(200);
     expect(await res.json<UploadStarted>()).toEqual({ uploadId: up.uploadId, partSize: 5 * MiB, parts: [1] });
+    // The same clientId for a file of another size is refused.
+    const other = await start(roomId, alice, { clientId: up.clientId, name: "big.bin", size: bytes.length - 1, type: "application/octet-stream" });
+    expect(other.status).toBe(409);
+  });
+
+  it("a complete whose bookkeeping broke off after the file was stored answers that file", async () => {
+    const { roomId, alice, bob } = await roomWithTwo();
+    const up = await begin(roomId, alice, bytesOf(10));
+    await putPart(up.uploadId, 1, alice, bytesOf(10));
+    const { file } = await (await complete(up.uploadId, alice)).json<UploadReply>();
+    // As if the request had died between the ready file and marking the upload done.
+    await env.DB.prepare("UPDATE uploads SET state = 'uploading' WHERE id = ?").bind(up.uploadId).run();
+    const again = await complete(up.uploadId, alice);
+    expect(again.status).toBe(200);
+    expect(await again.json<UploadReply>()).toEqual({ file, duplicate: true });
+    expect((await unread(bob)).total).toBe(1);
   });
 
   it("carries an image's thumbnail on complete", async () => {

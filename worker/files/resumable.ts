@@ -71,6 +71,7 @@ export async function startUpload(env: Env, db: DB, roomId: string, user: User, 
       // The file was deleted since: this clientId starts afresh.
       await db.delete(uploads).where(eq(uploads.id, again.id));
     } else {
+      if (again.size !== body.size) throw apiError(409, "conflict", "This clientId belongs to an upload of another size; start with a new one");
       return { reply: { ...reply, parts: (await storedParts(db, again.id)).map((p) => p.partNumber) }, created: false };
     }
   }
@@ -203,11 +204,13 @@ export async function completeUpload(
   row: UploadRow,
   thumbnail: { contentType: string | undefined; body: ReadableStream<Uint8Array> | null },
 ): Promise<UploadReply> {
-  if (row.state === "done") {
-    const file = await storedFile(env, db, row);
-    if (!file) throw notFound();
-    return { file, duplicate: true };
+  // Completed before (perhaps only half-way through the bookkeeping below): the same file.
+  const before = await storedFile(env, db, row);
+  if (before) {
+    if (row.state !== "done") await markDone(db, row.id);
+    return { file: before, duplicate: true };
   }
+  if (row.state === "done") throw notFound();
   const parts = await storedParts(db, row.id);
   const have = new Set(parts.map((p) => p.partNumber));
   const missing = Array.from({ length: partCount(row) }, (_, i) => i + 1).filter((n) => !have.has(n));
@@ -238,10 +241,14 @@ export async function completeUpload(
     await deleteRow(db, row.fileId);
     throw err;
   }
-  await db.batch([db.update(uploads).set({ state: "done" }).where(eq(uploads.id, row.id)), db.delete(uploadParts).where(eq(uploadParts.uploadId, row.id))]);
+  await markDone(db, row.id);
   const stored = { name: row.name, type: row.type, size: row.size, description: row.description, thumbKey, createdAt: readyAt };
   return { file: await announceStored(env, db, { fileId: row.fileId, roomId: row.roomId, user, stored }), duplicate: false };
 }
+
+/** A completed upload keeps its row (a repeat answers the file) but not its parts'. */
+const markDone = (db: DB, uploadId: string) =>
+  db.batch([db.update(uploads).set({ state: "done" }).where(eq(uploads.id, uploadId)), db.delete(uploadParts).where(eq(uploadParts.uploadId, uploadId))]);
 
 /** The thumbnail carried by a complete request (none for an empty or JSON body). */
 async function readThumbnail(t: { contentType: string | undefined; body: ReadableStream<Uint8Array> | null }): Promise<{ bytes: Uint8Array; type: string } | null> {
