@@ -388,3 +388,40 @@ export type ReadReply = z.infer<typeof ReadReply>;
  */
 export const UploadReply = z.object({ file: FileInfo, duplicate: z.boolean() });
 export type UploadReply = z.infer<typeof UploadReply>;
+
+// ------------------------------------------------------------------ resumable uploads
+
+/** The size of every part of a resumable upload but the last (R2's multipart minimum, 5 MiB). */
+export const UPLOAD_PART_SIZE = 5 * 1024 * 1024;
+
+/** `POST /api/rooms/:id/uploads`: start (or, with the same clientId, find again) a resumable upload. */
+export const StartUploadBody = z.object({
+  clientId: ClientId,
+  name: z.string().max(1024, "name must be at most 1024 characters"),
+  size: z.number().int("size must be a whole number of bytes").min(1, "size must be at least 1 byte").max(Number.MAX_SAFE_INTEGER),
+  type: z.string().max(255, "type must be at most 255 characters"),
+  description: FileDescription.optional(),
+});
+export type StartUploadBody = z.infer<typeof StartUploadBody>;
+
+/**
+ * The upload to send parts to, in parts of `partSize` bytes (the last holds
+ * the remainder). `parts`: those already stored (a start again with the same
+ * clientId). `file`: set when the upload was already completed — the stored file.
+ */
+export const UploadStarted = z.object({
+  uploadId: z.string(),
+  partSize: z.number().int(),
+  parts: z.array(z.number().int()).optional(),
+  file: FileInfo.optional(),
+});
+export type UploadStarted = z.infer<typeof UploadStarted>;
+
+/** `GET /api/uploads/:uploadId`: the part numbers stored, ascending. */
+export const UploadParts = z.object({
+  uploadId: z.string(),
+  partSize: z.number().int(),
+  size: z.number().int(),
+  parts: z.array(z.number().int()),
+});
+export type UploadParts = z.infer<typeof UploadParts>;

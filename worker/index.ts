@@ -21,6 +21,7 @@ import { searchApi } from "./routes/search";
 import { timeline } from "./routes/timeline";
 import { fileApi, roomFiles } from "./routes/files";
 import { benchHooks } from "./routes/bench";
+import { roomUploads, uploadApi } from "./routes/uploads";
 import type { AppEnv } from "./types";
 
 export { Room } from "./room";
@@ -47,6 +48,7 @@ app.use("/me/*", requireAuth());
 app.use("/dm/*", requireAuth());
 app.use("/rooms/*", requireAuth());
 app.use("/files/*", requireAuth());
+app.use("/uploads/*", requireAuth());
 app.use("/search", requireAuth());
 // The routes of one room (`/rooms/:id/…`) each start with requireMembership() (middleware/membership.ts),
 // which sets c.var.membership; the socket upgrade is checked by the Room object itself.
@@ -59,7 +61,9 @@ app
   .route("/rooms", roomsApi)
   .route("/rooms", timeline)
   .route("/rooms", roomFiles)
+  .route("/rooms", roomUploads)
   .route("/files", fileApi)
+  .route("/uploads", uploadApi)
   .route("/search", searchApi)
   .route("/_bench", benchHooks);
 

@@ -4,10 +4,15 @@
  * each with its progress (XMLHttpRequest upload events), a thumbnail made
  * first for images, cancel, and — when it fails — the reason in words with
  * retry (same `clientId`, so a retry after a lost answer never stores the
- * file twice) and dismiss.
+ * file twice) and dismiss. A file larger than one part goes up as a
+ * resumable upload (resumable-upload.ts) that waits out a lost connection
+ * (`waiting`) and resumes from the parts stored; its upload id and parts stay
+ * with the entry, so Retry after a failure resumes too, and its clientId in
+ * localStorage, so picking the same file again after a reload resumes it.
  */
-import { type FileInfo, formatBytes, LIMITS } from "#protocol";
+import { type FileInfo, formatBytes, LIMITS, UPLOAD_PART_SIZE } from "#protocol";
 import { sendUpload, UploadError, type UploadInput, type UploadRequest } from "./files-api.ts";
+import { type ResumableInput, type ResumableState, ResumeMemory, sendResumable, xhrTransport } from "./resumable-upload.ts";
 import { makeThumbnail } from "./thumbnail.ts";
 
 /** Run at most this many uploads at once. */
@@ -30,6 +35,8 @@ export interface UploadEntry {
   readonly progress: number;
   /** Why it failed, in words (when `status` is "failed"). */
   readonly error: string | null;
+  /** A resumable upload lost its connection and waits to go on (status stays "uploading"). */
+  readonly waiting: boolean;
 }
 
 /** Options for {@link Uploads}. */
@@ -44,6 +51,10 @@ export interface UploadsOptions {
   send?: (input: UploadInput) => UploadRequest;
   /** Thumbnail maker (injectable for tests). */
   thumbnail?: (file: File) => Promise<Blob | null>;
+  /** The resumable transport and its retry waits (injectable for tests); files over one part use it. */
+  resumable?: Pick<ResumableInput, "transport" | "backoff" | "sleep">;
+  /** Where large files' clientIds are kept for resuming after a reload (default: localStorage). */
+  resumeMemory?: ResumeMemory;
 }
 
 /** Why a file of `name` is not sent: it is over {@link LIMITS.uploadMaxBytes}. */
@@ -63,8 +74,10 @@ export function describeUploadError(err: unknown, name: string): string {
 interface Job {
   file: File;
   roomId: string;
-  request: UploadRequest | null;
+  request: (UploadRequest & { pause?: () => void }) | null;
   cancelled: boolean;
+  /** A resumable upload's id and stored parts, kept across attempts. */
+  resumable: { current: ResumableState | null };
 }
 
 /** The upload queue of one room page. See the module comment. */
@@ -75,6 +88,7 @@ export class Uploads {
   #timers: ReturnType<typeof setTimeout>[] = [];
   readonly #options: UploadsOptions;
   readonly #concurrency: number;
+  readonly #memory: ResumeMemory;
   #running = 0;
   #disposed = false;
 
@@ -82,6 +96,7 @@ export class Uploads {
   constructor(options: UploadsOptions) {
     this.#options = options;
     this.#concurrency = Math.max(1, options.concurrency ?? UPLOAD_CONCURRENCY);
+    this.#memory = options.resumeMemory ?? new ResumeMemory();
   }
 
   /** Every upload on show, in the order added. */
@@ -102,9 +117,12 @@ export class Uploads {
     const ids: string[] = [];
     const added: UploadEntry[] = [];
     for (const file of files) {
-      const id = crypto.randomUUID();
       const tooBig = file.size > LIMITS.uploadMaxBytes;
-      this.#jobs[id] = { file, roomId: this.#options.roomId(), request: null, cancelled: false };
+      const roomId = this.#options.roomId();
+      // A large file picked before (say, before a reload) resumes with its clientId.
+      const recalled = file.size > UPLOAD_PART_SIZE && !tooBig ? this.#memory.recall(roomId, file) : null;
+      const id = recalled && !this.#jobs[recalled] ? recalled : crypto.randomUUID();
+      this.#jobs[id] = { file, roomId, request: null, cancelled: false, resumable: { current: null } };
       added.push({
         id,
         name: file.name,
@@ -113,6 +131,7 @@ export class Uploads {
         status: tooBig ? "failed" : "queued",
         progress: 0,
         error: tooBig ? tooLarge(file.name) : null,
+        waiting: false,
       });
       ids.push(id);
     }
@@ -139,18 +158,26 @@ export class Uploads {
     this.#pump();
   }
 
-  /** Drop an upload from the list (a failed one, or any the user no longer wants to see). */
+  /** Drop an upload from the list (a failed one, or any the user no longer wants to see); a resumable one is dropped on the server too. */
   dismiss(id: string): void {
+    const job = this.#jobs[id];
+    if (job && job.file.size > UPLOAD_PART_SIZE) {
+      const state = job.resumable.current;
+      if (state && !job.request) void (this.#options.resumable?.transport ?? xhrTransport).abort(state.uploadId).catch(() => undefined);
+      job.resumable.current = null;
+      this.#memory.forget(job.roomId, job.file);
+    }
     delete this.#jobs[id];
     this.#entries = this.#entries.filter((e) => e.id !== id);
   }
 
-  /** Abort everything and stop timers (the page is going away). */
+  /** Abort everything and stop timers (the page is going away). Resumable uploads are only paused: picking the file again resumes. */
   dispose(): void {
     this.#disposed = true;
     for (const job of Object.values(this.#jobs)) {
       job.cancelled = true;
-      job.request?.abort();
+      if (job.request?.pause) job.request.pause();
+      else job.request?.abort();
     }
     this.#jobs = {};
     for (const timer of this.#timers) clearTimeout(timer);
@@ -190,7 +217,7 @@ export class Uploads {
     if (job.cancelled) return;
     const send = this.#options.send ?? sendUpload;
     try {
-      job.request = send({
+      const input: UploadInput = {
         roomId: job.roomId,
         clientId: id,
         file: job.file,
@@ -199,10 +226,23 @@ export class Uploads {
         onprogress: (percent) => {
           if (!job.cancelled) this.#update(id, { progress: Math.round(percent) });
         },
-      });
+      };
+      const resumable = job.file.size > UPLOAD_PART_SIZE;
+      if (resumable) this.#memory.remember(job.roomId, job.file, id);
+      job.request = resumable
+        ? sendResumable({
+            ...input,
+            ...this.#options.resumable,
+            state: job.resumable,
+            onwaiting: (waiting) => {
+              if (!job.cancelled) this.#update(id, { waiting });
+            },
+          })
+        : send(input);
       const reply = await job.request.done;
       job.request = null;
       if (job.cancelled) return;
+      if (resumable) this.#memory.forget(job.roomId, job.file);
       this.#options.onuploaded?.(reply.file);
       this.#update(id, { status: "done", progress: 100, error: null });
       delete this.#jobs[id];
@@ -214,7 +254,12 @@ export class Uploads {
     } catch (err) {
       job.request = null;
       if (job.cancelled || (err instanceof DOMException && err.name === "AbortError")) return;
-      this.#update(id, { status: "failed", error: describeUploadError(err, job.file.name) });
+      // The server no longer knows the resumable upload (aborted, or expired): a retry starts it afresh.
+      if (err instanceof UploadError && err.status === 404) {
+        job.resumable.current = null;
+        this.#memory.forget(job.roomId, job.file);
+      }
+      this.#update(id, { status: "failed", waiting: false, error: describeUploadError(err, job.file.name) });
     }
   }
 }

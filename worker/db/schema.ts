@@ -200,3 +200,52 @@ export const fileVersions = sqliteTable(
     index("file_versions_state_idx").on(t.state, t.createdAt),
   ],
 );
+
+/**
+ * Resumable uploads in progress (`POST /api/rooms/:id/uploads`,
+ * worker/files/resumable.ts): an R2 multipart upload the client sends part by
+ * part, resuming after a lost connection from the parts stored. The `files`
+ * row (id `fileId`, bytes at `r2Key`) is made only when it completes; this row
+ * then stays `done` (pointing at it) so a repeated complete, or a start with
+ * the same clientId, answers the stored file. The sweep aborts one still
+ * `uploading` a day after it started and drops `done` ones after a day.
+ */
+export const uploads = sqliteTable(
+  "uploads",
+  {
+    id: text("id").primaryKey(),
+    roomId: text("room_id")
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    uploaderId: text("uploader_id")
+      .notNull()
+      .references(() => users.id),
+    clientId: text("client_id").notNull(),
+    /** The `files` row it becomes (made at completion). */
+    fileId: text("file_id").notNull(),
+    r2Key: text("r2_key").notNull(),
+    /** R2's multipart upload id (never shown to the client). */
+    r2UploadId: text("r2_upload_id").notNull(),
+    name: text("name").notNull(),
+    size: integer("size").notNull(),
+    type: text("type").notNull(),
+    description: text("description").notNull(),
+    partSize: integer("part_size").notNull(),
+    state: text("state", { enum: ["uploading", "done"] }).notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("uploads_client_idx").on(t.roomId, t.uploaderId, t.clientId), index("uploads_state_idx").on(t.state, t.createdAt)],
+);
+
+/** The parts of a resumable upload R2 has stored, with the etags its completion needs (one row per 5 MiB part). */
+export const uploadParts = sqliteTable(
+  "upload_parts",
+  {
+    uploadId: text("upload_id")
+      .notNull()
+      .references(() => uploads.id, { onDelete: "cascade" }),
+    n: integer("n").notNull(),
+    etag: text("etag").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.uploadId, t.n] })],
+);

@@ -11,11 +11,14 @@
  * The same for a file's later versions (`file_versions`): a version upload
  * that died half-way loses its bytes and row (the file keeps pointing at its
  * newest ready version), an unannounced ready one is announced.
+ * And resumable uploads (files/resumable.ts) not completed within a day are
+ * aborted (R2 drops their parts), completed ones forgotten after a day.
  */
 import { and, eq, isNull, lt, sql } from "drizzle-orm";
 import { files, fileVersions, users } from "../db/schema";
 import { announce, fileColumns, toInfo } from "./catalog";
 import { announceVersion, deleteVersionRow, unannouncedVersions } from "./versions";
+import { sweepUploads } from "./resumable";
 import type { DB } from "../types";
 
 export const PENDING_MAX_AGE_MS = 60 * 60 * 1000;
@@ -50,5 +53,6 @@ export async function sweepFiles(env: Env, db: DB, now = Date.now()): Promise<{ 
   }
   const quiet = await unannouncedVersions(db, now - ANNOUNCE_AFTER_MS, 500);
   for (const v of quiet) await announceVersion(env, db, { ...toInfo(v), version: v.version }, v.versionId, v.r2Key);
-  return { removed: stale.length + staleVersions.length, announced: unannounced.length + quiet.length };
+  const expired = await sweepUploads(env, db, now);
+  return { removed: stale.length + staleVersions.length + expired, announced: unannounced.length + quiet.length };
 }

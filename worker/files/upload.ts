@@ -94,7 +94,16 @@ export async function receiveUpload(env: Env, db: DB, req: UploadRequest): Promi
     lost: async () => swept(),
   });
   if ("duplicate" in out) return { file: await announce(env, db, out.duplicate), duplicate: true };
-  const { stored } = out;
+  return { file: await announceStored(env, db, { fileId, roomId, user, stored: out.stored }), duplicate: false };
+}
+
+/**
+ * A new file's row is ready: announce it to its room (`file_uploaded`,
+ * counted as unread) and answer it. Shared by the form upload and the
+ * resumable one (files/resumable.ts).
+ */
+export function announceStored(env: Env, db: DB, up: { fileId: string; roomId: string; user: User; stored: StoredForm }): Promise<FileInfo> {
+  const { fileId, roomId, user, stored } = up;
   const info: FileInfo = {
     file_id: fileId,
     room_id: roomId,
@@ -112,7 +121,7 @@ export async function receiveUpload(env: Env, db: DB, req: UploadRequest): Promi
     version_uploaded_by: user.username,
     version_uploader_id: user.id,
   };
-  return { file: await announce(env, db, info), duplicate: false };
+  return announce(env, db, info);
 }
 
 /**
