@@ -10,7 +10,8 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { type FileComments, type FilesPage, type HistoryPage, mentionToken as at, type RoomEvent, type SendResult } from "#protocol";
 import type { Room } from "../../worker/room";
-import { addMember, call, createRoom, errorOf, register, roomWithTwo, sendText, type TestUser, uploadText } from "./helpers";
+import { addMember, call, createRoom, errorOf, register, roomWithTwo, seedMembers, sendText, type TestUser, uploadText } from "./helpers";
+import { costOf } from "./meters";
 import { TestSocket } from "./socket";
 
 const comment = (u: TestUser, fileId: string, text: string, clientId: string = crypto.randomUUID()) =>
@@ -169,5 +170,27 @@ describe("comments in the log", () => {
     const res = await call(`/api/rooms/${roomId}/events?after=${seq}`, { cookie: alice.cookie });
     const { events } = await res.json<{ events: RoomEvent[] }>();
     expect(events.map((e) => e.type)).toEqual(["message", "file_comment_added"]);
+  });
+});
+
+describe("cost of a comment", () => {
+  it.each([10, 1000])("in a room of %i members: a reply's rows (3 more than a top-level message), whatever the room's size", async (n) => {
+    const owner = await register();
+    const room = await createRoom(owner);
+    await seedMembers(room.id, n - 1);
+    const file = await uploadText(room.id, owner, "x");
+    const eventRows = () => runInDurableObject(env.ROOM.getByName(room.id), (_r, s) => s.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM events").one().n);
+    let pruned = 0;
+    const act = (fn: () => Promise<Response>, events: number) => async () => {
+      const before = await eventRows();
+      expect((await fn()).status).toBe(201);
+      pruned = before + events - (await eventRows());
+    };
+    const top = await costOf(room.id, act(() => call(`/api/rooms/${room.id}/messages`, { cookie: owner.cookie, json: { clientId: crypto.randomUUID(), text: "top" } }), 0));
+    const topPruned = pruned;
+    const c = await costOf(room.id, act(() => comment(owner, file.file_id, "a comment"), 1));
+    // The file's row (its count), the thread index entry, the file_comment_added event; the uploader needs no participant row.
+    expect(c.total).toBe(top.total - topPruned + 3 + pruned);
+    expect(c.hubRows).toBe(0);
   });
 });
