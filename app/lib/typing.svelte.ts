@@ -102,12 +102,7 @@ export class TypingNotifier {
   /** The composer's text changed. */
   input(text: string, now = Date.now()): void {
     if (text.trim() === "") return this.stop();
-    if (!this.#typing || now - this.#lastTrue >= this.#throttleMs) {
-      if (this.#send(true)) {
-        this.#typing = true;
-        this.#lastTrue = now;
-      }
-    }
+    if (!this.#typing || now - this.#lastTrue >= this.#throttleMs) this.#announce(now);
     clearTimeout(this.#idle);
     this.#idle = setTimeout(() => this.stop(), this.#idleMs);
   }
@@ -121,10 +116,21 @@ export class TypingNotifier {
     this.#send(false);
   }
 
-  /** A new connection knows nothing of my typing: the next keystroke announces it again. */
-  reset(): void {
+  /**
+   * A new connection knows nothing of my typing: if I am typing right now (a
+   * keystroke less than idleMs ago, also one made before the socket was live),
+   * it hears so at once; otherwise the next keystroke announces it.
+   */
+  reset(now = Date.now()): void {
     this.#typing = false;
     this.#lastTrue = 0;
+    if (this.#idle !== undefined) this.#announce(now);
+  }
+
+  #announce(now: number): void {
+    if (!this.#send(true)) return;
+    this.#typing = true;
+    this.#lastTrue = now;
   }
 
   /** Stop timers (leaving the page). */

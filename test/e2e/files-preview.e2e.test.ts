@@ -148,7 +148,16 @@ test("the lightbox loads the original only when opened, moves with the arrow key
   await opener.click();
   const box = page.getByTestId("lightbox");
   const showing = async (id: string | null, position: string) => {
-    await page.locator(`[data-testid="lightbox"][data-file-id="${id}"] [data-testid="lightbox-image"][data-loaded="true"]`).waitFor({ timeout: LIVE });
+    const shown = page.locator(`[data-testid="lightbox"][data-file-id="${id}"] [data-testid="lightbox-image"][data-loaded="true"]`);
+    await shown.waitFor({ timeout: LIVE }).catch(async (err: unknown) => {
+      // Say what the page had instead (which image, whether it loaded), not only that it timed out.
+      const state = await page.evaluate(() => {
+        const img = document.querySelector<HTMLImageElement>('[data-testid="lightbox-image"]');
+        const box = document.querySelector('[data-testid="lightbox"]');
+        return { file: box?.getAttribute("data-file-id"), src: img?.src, complete: img?.complete, width: img?.naturalWidth, loaded: img?.dataset.loaded };
+      });
+      throw new Error(`lightbox not showing ${id} loaded: ${JSON.stringify(state)}`, { cause: err });
+    });
     assert.equal(await box.getByTestId("lightbox-position").textContent(), position);
   };
   await showing(ids[1]!, "2 of 3");
