@@ -88,7 +88,7 @@ describe("reactions over HTTP", () => {
   it("rate-limited per user (RATE_REACT): a clear 429 with Retry-After, and nothing stored", async () => {
     const { roomId, alice } = await roomWithTwo();
     const { message } = await sendText(roomId, alice, "spam target");
-    // Toggle one emoji on and off until the bucket is empty (the test config's burst is RATE_REACT's count).
+    // Toggle one emoji on and off until the bucket is empty (the test config: burst 30, one token per 2 min).
     let refused: Response | undefined;
     for (let i = 0; i < 200 && !refused; i++) {
       const res = i % 2 ? await unreact(alice, roomId, message.id, "👍") : await react(alice, roomId, message.id, "👍");
