@@ -7,6 +7,12 @@
  * timeline shows {@link Outbox.main}, a thread panel {@link Outbox.inThread}.
  */
 
+import type { ClientFrame } from "#protocol";
+
+/** The `send` frame of an entry (with its thread, if a reply). */
+export const sendFrameOf = (entry: OutboxEntry): ClientFrame =>
+  entry.threadOf ? { type: "send", clientId: entry.clientId, text: entry.text, threadOf: entry.threadOf } : { type: "send", clientId: entry.clientId, text: entry.text };
+
 /** "pending": on its way (or waiting for a connection / a rate-limit pause); "failed": refused, needs the user. */
 export type OutboxState = "pending" | "failed";
 

@@ -41,6 +41,26 @@ export async function setReaction(roomId: string, messageId: string, emoji: stri
   return reply.reactions;
 }
 
+/**
+ * React (or take it back) as `me` in a room's list: shown at once, undone if the server refuses
+ * (the refusal is thrown to the caller, which shows it on the message).
+ */
+export async function react(
+  room: { readonly id: string; reactLocally(messageId: string, emoji: string, userId: string, on: boolean): void },
+  messageId: string,
+  emoji: string,
+  me: string,
+  on: boolean,
+): Promise<void> {
+  room.reactLocally(messageId, emoji, me, on);
+  try {
+    await setReaction(room.id, messageId, emoji, on);
+  } catch (err) {
+    room.reactLocally(messageId, emoji, me, !on);
+    throw err;
+  }
+}
+
 /** "Ann, Bob and 3 others reacted with 👍" — for the chip's tooltip and label. */
 export function reactorsLabel(r: Reaction, nameOf: (userId: string) => string, me: string): string {
   const names = r.userIds.map((id) => (id === me ? "You" : nameOf(id)));

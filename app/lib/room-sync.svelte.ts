@@ -15,7 +15,7 @@
 import { type ClientFrame, isStoredEvent, MessageText, type Receipt, type RoomEvent, ServerFrame } from "#protocol";
 import { api } from "./api.ts";
 import { ApiError } from "./http.ts";
-import { Outbox, type OutboxEntry } from "./outbox.svelte.ts";
+import { Outbox, type OutboxEntry, sendFrameOf } from "./outbox.svelte.ts";
 import { savedOutbox } from "./outbox-store.ts";
 import { PendingRequests } from "./pending-requests.ts";
 import { RoomPresence } from "./room-presence.svelte.ts";
@@ -281,7 +281,7 @@ export class RoomSync {
   #goLive(): void {
     this.#transport.up();
     this.#notifier.reset();
-    for (const entry of this.outbox.sendable()) this.#sendFrame(sendFrame(entry));
+    for (const entry of this.outbox.sendable()) this.#sendFrame(sendFrameOf(entry));
     for (const frame of this.#ops.frames()) this.#sendFrame(frame);
   }
 
@@ -380,7 +380,7 @@ export class RoomSync {
   }
 
   #sendEntry(entry: OutboxEntry): void {
-    if (entry.state === "pending" && entry.retryAt === null) this.#sendFrame(sendFrame(entry));
+    if (entry.state === "pending" && entry.retryAt === null) this.#sendFrame(sendFrameOf(entry));
   }
 
   /** Edit/delete: over the socket when live (answered by `done` / `error` with its ref), else over HTTP. */
@@ -398,6 +398,3 @@ export class RoomSync {
   }
 }
 
-/** The `send` frame of an outbox entry (with its thread, if a reply). */
-const sendFrame = (entry: OutboxEntry): ClientFrame =>
-  entry.threadOf ? { type: "send", clientId: entry.clientId, text: entry.text, threadOf: entry.threadOf } : { type: "send", clientId: entry.clientId, text: entry.text };

@@ -14,7 +14,7 @@ import { api, type RoomInfo } from "./api.ts";
 import { type Names, nameIndex } from "./display-names.ts";
 import { ApiError, errorMessage } from "./http.ts";
 import { ReadState } from "./read-state.svelte.ts";
-import { applyReaction, setReaction } from "./reactions.ts";
+import { applyReaction } from "./reactions.ts";
 import { OpenThread } from "./thread.svelte.ts";
 import { ReadTracker, type UnreadItems } from "./read-tracker.svelte.ts";
 import { RoomFiles } from "./room-files.svelte.ts";
@@ -380,17 +380,6 @@ export class RoomState {
   reactLocally(messageId: string, emoji: string, userId: string, on: boolean): void {
     const type = on ? "reaction_added" : "reaction_removed";
     this.#replace(messageId, (m) => ({ ...m, reactions: applyReaction(m.reactions, { type, emoji, userId }) }));
-  }
-
-  /** React (or take it back) as `me`: shown at once, undone if the server refuses (the refusal is thrown to the caller). */
-  async react(messageId: string, emoji: string, me: string, on: boolean): Promise<void> {
-    this.reactLocally(messageId, emoji, me, on);
-    try {
-      await setReaction(this.id, messageId, emoji, on);
-    } catch (err) {
-      this.reactLocally(messageId, emoji, me, !on);
-      throw err;
-    }
   }
 
   #replace(id: string, change: (m: Message) => Message): void {
